@@ -1,0 +1,40 @@
+"""Datasets, splits, samplers and item statistics for kdtfrs (NumPy, plus TF for sampling)."""
+
+from kdtfrs.data.citeulike import load_citeulike
+from kdtfrs.data.csv_loader import load_csv
+from kdtfrs.data.errors import DataError, DataFormatError, DataNotFoundError
+from kdtfrs.data.exclusion import PairExclusion
+from kdtfrs.data.gowalla import load_gowalla
+from kdtfrs.data.interactions import Interactions, index_ids
+from kdtfrs.data.matrix import InteractionMatrix
+from kdtfrs.data.movielens import load_movielens_100k
+from kdtfrs.data.popularity import popularity_groups
+from kdtfrs.data.registry import DATASETS, SPLITS, load_dataset, resolve_data_dir
+from kdtfrs.data.sampling import bpr_triples
+from kdtfrs.data.split import SplitData, split_leave_one_out, split_ordered, split_random
+from kdtfrs.data.synthetic import make_synthetic
+
+__all__ = [
+    "DATASETS",
+    "SPLITS",
+    "DataError",
+    "DataFormatError",
+    "DataNotFoundError",
+    "InteractionMatrix",
+    "Interactions",
+    "PairExclusion",
+    "SplitData",
+    "bpr_triples",
+    "index_ids",
+    "load_citeulike",
+    "load_csv",
+    "load_dataset",
+    "load_gowalla",
+    "load_movielens_100k",
+    "make_synthetic",
+    "popularity_groups",
+    "resolve_data_dir",
+    "split_leave_one_out",
+    "split_ordered",
+    "split_random",
+]
