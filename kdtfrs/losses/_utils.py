@@ -1,0 +1,109 @@
+"""Masked list math shared by the kdtfrs losses.
+
+Every loss receives a boolean ``mask`` (True = a real entry, False = padding) next to its
+``labels`` and ``logits``. The functions here are the one place that turns that mask into math:
+
+- padded entries are replaced by safe finite values *before* any arithmetic
+  (:func:`sanitize`), so neither the value nor the gradient ever sees a NaN or an infinity;
+- normalisers are max-shifted (no ``exp`` overflow) and sum only over real entries, so a
+  padded entry changes nothing, and a list with no real entry yields finite zeros.
+"""
+
+from kdtfrs._keras import tf
+
+# A padded entry inside a cumulative log-sum-exp is placed this many nats below the smallest
+# real entry of its list: its weight e^-100 relative to any real term (< 4e-44) is far below
+# the float32 and float64 rounding error, so it changes no result, and it keeps gradients finite.
+_NEGLIGIBLE_LOG_WEIGHT = 100.0
+
+
+def padding_mask(labels):
+    """True where ``labels`` holds a real entry: NaN (``kdtfrs.losses.PADDING``) or any
+    other non-finite value marks padding."""
+    return tf.math.is_finite(labels)
+
+
+def sanitize(values, mask):
+    """``values`` with every padded entry replaced by 0 (done first, so gradients stay finite)."""
+    return tf.where(mask, values, tf.zeros_like(values))
+
+
+def masked_sum(values, mask, axis=-1):
+    """Σ over the real entries of ``values`` along ``axis``."""
+    return tf.reduce_sum(sanitize(values, mask), axis=axis)
+
+
+def masked_logsumexp(values, mask, axis=-1, keepdims=False):
+    """log Σ_{real j} e^{x_j} along ``axis``; 0 for a list without real entries.
+
+    Shifted by the (constant) maximum of the real entries, so ``exp`` never overflows.
+    """
+    has_entries = tf.reduce_any(mask, axis=axis, keepdims=True)
+    lowest = tf.fill(tf.shape(values), values.dtype.min)
+    shift = tf.reduce_max(tf.where(mask, values, lowest), axis=axis, keepdims=True)
+    shift = tf.stop_gradient(tf.where(has_entries, shift, tf.zeros_like(shift)))
+    terms = tf.where(mask, tf.exp(sanitize(values - shift, mask)), tf.zeros_like(values))
+    total = tf.reduce_sum(terms, axis=axis, keepdims=True)
+    result = tf.math.log(tf.where(total > 0, total, tf.ones_like(total))) + shift
+    return result if keepdims else tf.squeeze(result, axis=axis)
+
+
+def masked_log_softmax(values, mask, axis=-1):
+    """log softmax over the real entries of ``values``; 0 at padded entries."""
+    normalised = values - masked_logsumexp(values, mask, axis=axis, keepdims=True)
+    return sanitize(normalised, mask)
+
+
+def masked_softmax(values, mask, axis=-1):
+    """softmax over the real entries of ``values``; 0 at padded entries."""
+    return sanitize(tf.exp(masked_log_softmax(values, mask, axis=axis)), mask)
+
+
+def soft_cross_entropy(teacher_logits, student_logits, mask):
+    """-Σ_i softmax(teacher)_i · log softmax(student)_i over the real entries of each row.
+
+    Args:
+      teacher_logits: [B, N] logits of the target distribution (already divided by any
+        temperature).
+      student_logits: [B, N] logits of the predicted distribution.
+      mask: [B, N] bool, the entries that take part; a row without entries gives 0.
+
+    Returns:
+      float [B] cross-entropies.
+    """
+    teacher_probabilities = masked_softmax(teacher_logits, mask)
+    student_log_probabilities = masked_log_softmax(student_logits, mask)
+    return masked_sum(-teacher_probabilities * student_log_probabilities, mask)
+
+
+def reverse_cumulative_logsumexp(values, mask):
+    """log Σ_{real l >= k} e^{x_l} for every position k of the last axis.
+
+    Padded entries sit ``_NEGLIGIBLE_LOG_WEIGHT`` nats below the smallest real entry of the row
+    (a constant), so they add nothing at float precision and gradients stay finite. The result
+    at padded positions is meaningless: callers mask it.
+    """
+    highest = tf.fill(tf.shape(values), values.dtype.max)
+    smallest = tf.reduce_min(tf.where(mask, values, highest), axis=-1, keepdims=True)
+    has_entries = tf.reduce_any(mask, axis=-1, keepdims=True)
+    fill = tf.stop_gradient(
+        tf.where(has_entries, smallest, tf.zeros_like(smallest)) - _NEGLIGIBLE_LOG_WEIGHT
+    )
+    filled = tf.where(mask, values, tf.broadcast_to(fill, tf.shape(values)))
+    return tf.math.cumulative_logsumexp(filled, axis=-1, reverse=True)
+
+
+def teacher_order(labels, mask):
+    """Indices [B, N] that sort each row by teacher relevance, highest first.
+
+    Padded entries go last. Ties keep their list order (a stable sort), so the result is
+    deterministic.
+    """
+    lowest = tf.fill(tf.shape(labels), tf.constant(-float("inf"), labels.dtype))
+    sort_keys = tf.where(mask, labels, lowest)
+    return tf.argsort(sort_keys, axis=-1, direction="DESCENDING", stable=True)
+
+
+def gather_rows(values, order):
+    """``values[b, order[b, n]]`` for every row b: reorders each row of a [B, N] tensor."""
+    return tf.gather(values, order, batch_dims=1)
