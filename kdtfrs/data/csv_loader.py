@@ -201,7 +201,7 @@ def _as_order(path, values: np.ndarray, text: str, skip: int) -> np.ndarray:
         raise format_error(
             path,
             _line_of_row(text, skip, bad),
-            f"order value {values[bad]!r} is neither a number nor an ISO 8601 date",
+            f"order value {str(values[bad])!r} is neither a number nor an ISO 8601 date",
             "Fix the value or pass order_column=None",
         ) from None
 
