@@ -1,0 +1,150 @@
+"""Full-catalogue top-k retrieval for a ``Recommender``, in blocks of users."""
+
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from kdtfrs._keras import tf
+from kdtfrs.data.matrix import InteractionMatrix
+
+_MIN_MASK_SLOTS = 1024
+
+
+def exclusion_list(exclude, num_users: int, num_items: int) -> list[InteractionMatrix]:
+    """``exclude`` (None, one ``InteractionMatrix`` or a sequence of them) as a checked list."""
+    if exclude is None:
+        return []
+    matrices = [exclude] if isinstance(exclude, InteractionMatrix) else list(exclude)
+    for position, matrix in enumerate(matrices):
+        if not isinstance(matrix, InteractionMatrix):
+            raise TypeError(
+                f"exclude[{position}] must be an InteractionMatrix, got {type(matrix).__name__}."
+            )
+        if (matrix.num_users, matrix.num_items) != (num_users, num_items):
+            raise ValueError(
+                f"exclude[{position}] has shape ({matrix.num_users}, {matrix.num_items}), the "
+                f"model scores ({num_users}, {num_items}): pass matrices of the same split."
+            )
+    return matrices
+
+
+def gather_rows(matrix: InteractionMatrix, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position in ``users``, item) of every entry in the rows ``users`` of a CSR matrix.
+
+    Vectorised: the entries of row ``users[r]`` are ``indices[indptr[u]:indptr[u + 1]]``, so
+    their offsets are ``indptr[u] + 0..len-1``, built for all rows at once with ``np.repeat``.
+    """
+    users = np.asarray(users, dtype=np.int64)
+    starts = matrix.indptr[users]
+    lengths = matrix.indptr[users + 1] - starts
+    positions = np.repeat(np.arange(users.size), lengths)
+    row_first_entry = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    offsets = np.repeat(starts, lengths) + np.arange(positions.size) - row_first_entry
+    return positions, matrix.indices[offsets]
+
+
+def _checked_users(users, num_users: int) -> np.ndarray:
+    users = np.arange(num_users) if users is None else np.asarray(users)
+    if users.ndim != 1 or not (users.size == 0 or np.issubdtype(users.dtype, np.integer)):
+        raise ValueError(
+            f"users must be a 1-D array of integer user indices, got dtype {users.dtype} and "
+            f"shape {users.shape}."
+        )
+    if users.size and (users.min() < 0 or users.max() >= num_users):
+        raise ValueError(
+            f"users must lie in [0, {num_users}), got range [{users.min()}, {users.max()}]."
+        )
+    return users.astype(np.int32)
+
+
+def _mask_slots(exclusions: list[InteractionMatrix], block_users: np.ndarray) -> np.ndarray:
+    """int32 [S, 2] (row in block, item) pairs to mask, padded to a power of two >= 1024.
+
+    Padding repeats the first pair (masking it twice changes nothing), so the compiled block
+    function sees few distinct shapes. S is 0 when the block has nothing to mask.
+    """
+    pairs = [np.stack(gather_rows(matrix, block_users), axis=1) for matrix in exclusions]
+    pairs = np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64)
+    if not len(pairs):
+        return pairs.astype(np.int32)
+    slots = max(_MIN_MASK_SLOTS, 1 << int(len(pairs) - 1).bit_length())
+    return np.concatenate([pairs, np.repeat(pairs[:1], slots - len(pairs), axis=0)]).astype(
+        np.int32
+    )
+
+
+_BLOCK_RANKERS = weakref.WeakKeyDictionary()
+
+
+def _block_ranker(model, k: int, jit_compile: bool):
+    """A tf.function (embeddings, users [b], mask_slots [S, 2]) -> (items [b, k], scores [b, k]).
+
+    Compiled with XLA by default: XLA scatters -inf into the block's score matrix in place,
+    where TensorFlow's kernel copies the whole [b, num_items] matrix first. One function per
+    (model, k, jit_compile) is kept while the model lives, so repeated evaluations (one per
+    epoch) reuse its traces and XLA compilations.
+    """
+    rankers = _BLOCK_RANKERS.setdefault(model, {})
+    if (k, jit_compile) not in rankers:
+        model_ref = weakref.ref(model)  # the cache must not keep the model alive
+
+        @tf.function(jit_compile=jit_compile, reduce_retracing=True)
+        def rank_block(embeddings, users, mask_slots):
+            scores = model_ref().score_all(users, embeddings=embeddings)
+            scores = tf.tensor_scatter_nd_update(
+                scores, mask_slots, tf.fill(tf.shape(mask_slots)[:1], float("-inf"))
+            )
+            top = tf.math.top_k(scores, k=k)
+            return top.indices, top.values
+
+        rankers[(k, jit_compile)] = rank_block
+    return rankers[(k, jit_compile)]
+
+
+def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_compile=True):
+    """The k best items of each user over the whole catalogue, excluded pairs left out.
+
+    Scores come from ``model.score_all`` on ``model.embeddings()`` computed once (a graph model
+    propagates once per call, not per block). For each block of ``batch_size`` users, the
+    (user, item) pairs of ``exclude`` in the block's rows (gathered from the CSR arrays with
+    NumPy, no per-user loop) are scattered to -inf, then ``tf.math.top_k`` picks the best k; no
+    dense mask is built. Ties go to the lower item index. A user with fewer than k allowed
+    items gets excluded items with score -inf at the end of the list.
+
+    Args:
+      model: a ``kdtfrs.models.Recommender``, or any object with ``num_users``, ``num_items``,
+        ``embeddings()`` and ``score_all(users, embeddings=...)``.
+      users: 1-D integer array of user indices (None: every user).
+      k: list length, 1 <= k <= num_items.
+      exclude: None, an ``InteractionMatrix`` or a sequence of them (e.g. ``(train, valid)``).
+      batch_size: users per block; memory is about ``batch_size * num_items * 4`` bytes.
+      jit_compile: compile the block function with XLA (faster: the -inf scatter happens in
+        place); one compilation per distinct block shape, kept per model. Set False for a
+        model whose ``score_all`` XLA cannot compile.
+
+    Returns:
+      (items int32 [n, k], scores float32 [n, k]) as NumPy arrays, best first.
+    """
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= model.num_items:
+        raise ValueError(f"k must be an integer in [1, {model.num_items}], got {k!r}.")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    users = _checked_users(users, model.num_users)
+    exclusions = exclusion_list(exclude, model.num_users, model.num_items)
+    if not users.size:
+        return np.zeros((0, k), np.int32), np.zeros((0, k), np.float32)
+    rank_block = _block_ranker(model, int(k), bool(jit_compile))
+    embeddings = tuple(model.embeddings())
+    block = min(batch_size, users.size)
+    items, scores = [], []
+    for start in range(0, users.size, block):
+        block_users = users[start : start + block]
+        padded_users = np.pad(block_users, (0, block - block_users.size))
+        block_items, block_scores = rank_block(
+            embeddings, tf.constant(padded_users), tf.constant(_mask_slots(exclusions, block_users))
+        )
+        items.append(block_items.numpy()[: block_users.size])
+        scores.append(block_scores.numpy()[: block_users.size])
+    return np.concatenate(items), np.concatenate(scores)
