@@ -1,0 +1,50 @@
+"""BlackD: KD from a rank-only (black-box) teacher, as woriazzc/KDs ``BlackD`` (blind)."""
+
+from kdtfrs import losses
+from kdtfrs._keras import keras, tf
+from kdtfrs.methods.base import DistillationMethod, check_positive
+
+
+class BlackD(DistillationMethod):
+    """Cross-entropy toward a softmax over the teacher's rank order only.
+
+    Signals: the teacher's top-``num_items`` items per user, training items excluded.
+    y_true: relevance ``num_items - r`` (the rank is all the teacher reveals).
+    Loss: ``kdtfrs.losses.BlackD``: teacher logits -(r+1)/rank_temperature, student
+    softmax at ``temperature``.
+    """
+
+    method_id = "blackd"
+
+    def __init__(self, weight=0.05, num_items=100, temperature=1.0, rank_temperature=1.0,
+                 exclude_train=True, name=None):
+        super().__init__(weight, exclude_train, name)
+        check_positive("num_items", num_items, integer=True)
+        check_positive("temperature", temperature)
+        check_positive("rank_temperature", rank_temperature)
+        self.num_items = num_items
+        self.temperature = float(temperature)
+        self.rank_temperature = float(rank_temperature)
+
+    def prepare(self, signals, train):
+        super().prepare(signals, train)
+        ranked = signals.top_items(self.num_items, self.exclude_train)
+        self.ranked = tf.constant(ranked)
+        length = ranked.shape[1]
+        self.relevance = tf.cast(length - tf.range(length), tf.float32)
+
+    def targets(self, features, seed):
+        del seed
+        self._require_prepared()
+        items = tf.gather(self.ranked, features["user"])
+        labels = tf.broadcast_to(self.relevance[None, :], tf.shape(items))
+        return items, labels
+
+    def make_loss(self):
+        return losses.BlackD(temperature=self.temperature,
+                             rank_temperature=self.rank_temperature,
+                             reduction=keras.losses.Reduction.NONE)
+
+    def get_config(self):
+        return {**super().get_config(), "num_items": self.num_items,
+                "temperature": self.temperature, "rank_temperature": self.rank_temperature}

@@ -1,0 +1,98 @@
+"""DCD: dual correction distillation (Lee & Kim, CIKM 2021)."""
+
+import numpy as np
+
+from kdtfrs import losses, samplers
+from kdtfrs._keras import keras, tf
+from kdtfrs.methods.base import DistillationMethod, check_list_length, check_positive, gather_rows
+
+_FLOOR = 1e-5
+
+
+def student_scores_of_lists(student, ranked, batch_size=2048):
+    """float32 [U, M]: the student's scores of each user's listed items (batched)."""
+    blocks = []
+    for start in range(0, ranked.shape[0], batch_size):
+        users = tf.range(start, min(start + batch_size, ranked.shape[0]), dtype=tf.int32)
+        blocks.append(student.score(users, ranked[start:start + batch_size]).numpy())
+    return np.concatenate(blocks, axis=0)
+
+
+def correction_logits(student_scores, temperature):
+    """Log-probabilities of sampling each listed item as under- and over-estimated.
+
+    With d(r) = rank_S(pi_r) - r, the student's rank of the teacher's r-th item among the
+    listed items minus r: p_under ~ max(tanh(max(d/T, 0)), 1e-5), p_over ~
+    max(tanh(max(-d/T, 0)), 1e-5). Returns two float32 [U, M] arrays of logits.
+    """
+    order = np.argsort(-student_scores, axis=1, kind="stable")
+    student_rank = np.empty_like(order)
+    np.put_along_axis(student_rank, order, np.arange(order.shape[1])[None, :], axis=1)
+    gap = (student_rank - np.arange(order.shape[1])[None, :]) / temperature
+    under = np.maximum(np.tanh(np.maximum(gap, 0.0)), _FLOOR)
+    over = np.maximum(np.tanh(np.maximum(-gap, 0.0)), _FLOOR)
+    return np.log(under).astype(np.float32), np.log(over).astype(np.float32)
+
+
+class DCD(DistillationMethod):
+    """Relaxed ranking on the items the student under-estimates, against those it over-estimates.
+
+    Signals: the teacher's top-``max_rank`` items per user (training excluded). Each epoch,
+    the student's rank of each listed item among the listed items (as the original DCD, which
+    ranks within the teacher's top-500: no full |U| x |I| argsort) gives sampling weights for
+    under- and over-estimated items. Per row: ``num_items`` of each, without replacement;
+    under-estimated items keep teacher order (relevance ``max_rank - r``), over-estimated
+    ones get relevance 0. Loss: ``kdtfrs.losses.DCD``.
+    """
+
+    method_id = "dcd"
+    needs_refresh = True
+
+    def __init__(self, weight=0.01, num_items=100, temperature=10.0, max_rank=500,
+                 exclude_train=True, name=None):
+        super().__init__(weight, exclude_train, name)
+        check_positive("num_items", num_items, integer=True)
+        check_positive("temperature", temperature)
+        check_positive("max_rank", max_rank, integer=True)
+        if num_items > max_rank:
+            raise ValueError(f"num_items ({num_items}) must not exceed max_rank ({max_rank}).")
+        self.num_items = num_items
+        self.temperature = float(temperature)
+        self.max_rank = max_rank
+
+    def prepare(self, signals, train):
+        super().prepare(signals, train)
+        self.ranked = signals.top_items(self.max_rank, self.exclude_train)
+        shape = self.ranked.shape
+        check_list_length("num_items", self.num_items, shape[1])
+        self.under_logits = tf.Variable(tf.zeros(shape), trainable=False, name="under_logits")
+        self.over_logits = tf.Variable(tf.zeros(shape), trainable=False, name="over_logits")
+        self.ranked = tf.constant(self.ranked)
+
+    def refresh(self, student, epoch):
+        super().refresh(student, epoch)
+        scores = student_scores_of_lists(student, self.ranked.numpy())
+        under, over = correction_logits(scores, self.temperature)
+        self.under_logits.assign(under)
+        self.over_logits.assign(over)
+
+    def targets(self, features, seed):
+        self._require_prepared()
+        users = features["user"]
+        under_seed, over_seed = tf.unstack(samplers.split_seed(seed, 2))
+        under = tf.sort(samplers.sample_without_replacement(
+            tf.gather(self.under_logits, users), self.num_items, under_seed), axis=-1)
+        over = samplers.sample_without_replacement(
+            tf.gather(self.over_logits, users), self.num_items, over_seed)
+        items = tf.concat([gather_rows(self.ranked, users, under),
+                           gather_rows(self.ranked, users, over)], axis=1)
+        relevance = tf.cast(int(self.ranked.shape[1]) - under, tf.float32)
+        labels = tf.concat([relevance, tf.zeros(tf.shape(over), tf.float32)], axis=1)
+        return items, labels
+
+    def make_loss(self):
+        return losses.DCD(reduction=keras.losses.Reduction.NONE)
+
+    def get_config(self):
+        return {**super().get_config(), "num_items": self.num_items,
+                "temperature": self.temperature, "max_rank": self.max_rank}

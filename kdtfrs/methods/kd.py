@@ -1,0 +1,64 @@
+"""KD: softmax cross-entropy between teacher and student scores (Hinton et al., 2015),
+on the guide model's top-K items as in woriazzc/KDs ``KD``."""
+
+from kdtfrs import losses
+from kdtfrs._keras import keras, tf
+from kdtfrs.methods.base import DistillationMethod, all_users_top_items, check_positive
+from kdtfrs.signals import allowed_length
+
+GUIDES = ("student", "teacher")
+
+
+class KD(DistillationMethod):
+    """Hinton-style KD over each user's guide top-K.
+
+    Signals: the guide's top-``num_items`` items per user, training items excluded (the
+    reference keeps them; pass ``exclude_train=False`` for that). ``guide="teacher"`` uses a
+    fixed teacher list; ``guide="student"`` (KDs default) recomputes the student's list at the
+    start of every epoch. y_true: teacher scores of those items.
+    Loss: ``kdtfrs.losses.KD`` -sum_i softmax(t/tau)_i log softmax(s/tau)_i.
+    """
+
+    method_id = "kd"
+
+    def __init__(self, weight=1.0, num_items=50, temperature=1.0, guide="student",
+                 exclude_train=True, name=None):
+        super().__init__(weight, exclude_train, name)
+        check_positive("num_items", num_items, integer=True)
+        check_positive("temperature", temperature)
+        if guide not in GUIDES:
+            raise ValueError(f"guide must be one of {GUIDES}, got {guide!r}.")
+        self.num_items = num_items
+        self.temperature = float(temperature)
+        self.guide = guide
+        self.needs_refresh = guide == "student"
+
+    def prepare(self, signals, train):
+        super().prepare(signals, train)
+        self.train = train if self.exclude_train else None
+        if self.guide == "teacher":
+            self.guide_items = tf.constant(signals.top_items(self.num_items, self.exclude_train))
+        else:
+            shape = (train.num_users, allowed_length(self.num_items, train.num_items, self.train))
+            self.guide_items = tf.Variable(tf.zeros(shape, tf.int32), trainable=False,
+                                           name="student_top_items")
+
+    def refresh(self, student, epoch):
+        super().refresh(student, epoch)
+        if self.guide == "student":
+            self.guide_items.assign(all_users_top_items(
+                student, self.user_count, int(self.guide_items.shape[1]), self.train))
+
+    def targets(self, features, seed):
+        del seed
+        self._require_prepared()
+        users = features["user"]
+        items = tf.gather(self.guide_items, users)
+        return items, self.teacher_scores(users, items)
+
+    def make_loss(self):
+        return losses.KD(temperature=self.temperature, reduction=keras.losses.Reduction.NONE)
+
+    def get_config(self):
+        return {**super().get_config(), "num_items": self.num_items,
+                "temperature": self.temperature, "guide": self.guide}

@@ -1,0 +1,84 @@
+"""Pointwise score distillation baselines: MSE on scores and BCE toward sigmoid(t / tau)."""
+
+from kdtfrs import losses
+from kdtfrs._keras import keras, tf
+from kdtfrs.data.exclusion import PairExclusion
+from kdtfrs.methods.base import (DistillationMethod, check_list_length, check_positive,
+                                 rank_aware_from_list)
+
+SAMPLINGS = ("uniform", "rank")
+
+
+class _Pointwise(DistillationMethod):
+    """Items per row: ``num_items`` uniform non-training items (``sampling="uniform"``) or
+    drawn from the teacher's top-``max_rank`` with p(r) ~ exp(-(r+1)/T) (``"rank"``);
+    y_true: the teacher's scores of those items."""
+
+    def __init__(self, weight, num_items=50, sampling="uniform", temperature=10.0,
+                 max_rank=500, exclude_train=True, name=None):
+        super().__init__(weight, exclude_train, name)
+        check_positive("num_items", num_items, integer=True)
+        check_positive("temperature", temperature)
+        check_positive("max_rank", max_rank, integer=True)
+        if sampling not in SAMPLINGS:
+            raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}.")
+        self.num_items = num_items
+        self.sampling = sampling
+        self.temperature = float(temperature)
+        self.max_rank = max_rank
+
+    def prepare(self, signals, train):
+        super().prepare(signals, train)
+        if self.sampling == "rank":
+            ranked = signals.top_items(self.max_rank, self.exclude_train)
+            check_list_length("num_items", self.num_items, ranked.shape[1])
+            self.ranked = tf.constant(ranked)
+        else:
+            self.exclusion = PairExclusion(train, train.num_items)
+
+    def targets(self, features, seed):
+        self._require_prepared()
+        users = features["user"]
+        if self.sampling == "rank":
+            items, _ = rank_aware_from_list(
+                self.ranked, users, self.num_items, self.temperature, seed)
+        else:
+            items = self.exclusion.sample_uniform_excluding(users, self.num_items, seed)
+        return items, self.teacher_scores(users, items)
+
+    def get_config(self):
+        return {**super().get_config(), "num_items": self.num_items, "sampling": self.sampling,
+                "temperature": self.temperature, "max_rank": self.max_rank}
+
+
+class MSE(_Pointwise):
+    """sum_j (s_uj - t_uj)^2 over the sampled items (``kdtfrs.losses.PointwiseMSE``)."""
+
+    method_id = "mse"
+
+    def __init__(self, weight=0.01, **kwargs):
+        super().__init__(weight, **kwargs)
+
+    def make_loss(self):
+        return losses.PointwiseMSE(reduction=keras.losses.Reduction.NONE)
+
+
+class BCE(_Pointwise):
+    """sum_j BCE(sigmoid(s_uj), sigmoid(t_uj / tau)) (``kdtfrs.losses.PointwiseBCE``)."""
+
+    method_id = "bce"
+
+    def __init__(self, weight=0.1, label_temperature=1.0, **kwargs):
+        super().__init__(weight, **kwargs)
+        check_positive("label_temperature", label_temperature)
+        self.label_temperature = float(label_temperature)
+
+    def make_loss(self):
+        return losses.PointwiseBCE(temperature=self.label_temperature,
+                                   reduction=keras.losses.Reduction.NONE)
+
+    def get_config(self):
+        return {**super().get_config(), "label_temperature": self.label_temperature}
+
+
+__all__ = ["MSE", "BCE"]

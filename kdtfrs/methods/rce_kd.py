@@ -1,0 +1,123 @@
+"""RCE-KD: rejuvenating cross-entropy for KD (Zhu & Zhang, arXiv 2509.20989)."""
+
+import numpy as np
+
+from kdtfrs import losses, samplers
+from kdtfrs._keras import keras, tf
+from kdtfrs.methods.base import (DistillationMethod, all_users_top_items, check_list_length,
+                                 check_positive)
+from kdtfrs.signals import allowed_length
+
+
+def closure_counts(student_top, teacher_top, max_count, chunk=1024):
+    """c_u(j) = min(max_count, #{t in Q^T_u found in the student list at position >= j}).
+
+    Args:
+      student_top: int32 [U, M] the student's top-M items per user.
+      teacher_top: int32 [U, K] the teacher's top-K items per user.
+
+    Returns:
+      int32 [U, M]. Vectorised over users in chunks (a [chunk, K, M] comparison at a time).
+    """
+    num_users, length = student_top.shape
+    counts = np.empty((num_users, length), np.int32)
+    for start in range(0, num_users, chunk):
+        stop = min(start + chunk, num_users)
+        equal = teacher_top[start:stop, :, None] == student_top[start:stop, None, :]
+        found = equal.any(axis=-1)
+        position = equal.argmax(axis=-1)
+        rows = np.broadcast_to(np.arange(stop - start)[:, None], position.shape)
+        hist = np.bincount((rows * length + position)[found],
+                           minlength=(stop - start) * length).reshape(stop - start, length)
+        at_or_below = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]
+        counts[start:stop] = np.minimum(at_or_below, max_count)
+    return counts
+
+
+class RCEKD(DistillationMethod):
+    """Cross-entropy on the student's top-K plus an adaptively weighted closure-sampled set.
+
+    Signals: the teacher's top-``num_top`` items Q^T (fixed); each epoch, the student's
+    top-``max_rank`` list pi^S (training items excluded in both; the reference keeps them).
+    Q^S = pi^S[:K]. Closure set C: ``num_closure`` positions j of pi^S drawn without replacement
+    with p(j) ~ exp((c_u(j) + 1) / sample_temperature), c_u from ``closure_counts``.
+    Deviation: positions are drawn from K..max_rank-1 so that C never overlaps Q^S (the
+    reference draws from 0..max_rank-1, a pitfall METHODS.md lists).
+    Layout of the item list: [Q^S | Q^T | C]; y_true [B, 2K+L, 2] = (teacher score, item id).
+    Loss ``kdtfrs.losses.RCEKD``: (1 - g_u) CE(Q^S) + g_u CE(C ⊎ Q^T minus C, Q^S),
+    g_u = exp(-beta |Q^T ∩ C| / K).
+    """
+
+    method_id = "rce_kd"
+    needs_refresh = True
+
+    def __init__(self, weight=500.0, num_top=50, num_closure=50, temperature=1.0,
+                 sample_temperature=10.0, max_rank=200, beta=3.0, max_count=50,
+                 exclude_train=True, name=None):
+        super().__init__(weight, exclude_train, name)
+        for arg, value in (("num_top", num_top), ("num_closure", num_closure),
+                           ("max_rank", max_rank), ("max_count", max_count)):
+            check_positive(arg, value, integer=True)
+        check_positive("temperature", temperature)
+        check_positive("sample_temperature", sample_temperature)
+        check_positive("beta", beta, allow_zero=True)
+        if num_top + num_closure > max_rank:
+            raise ValueError(
+                f"num_top + num_closure ({num_top + num_closure}) must not exceed max_rank "
+                f"({max_rank}): the closure set is drawn from student positions K..max_rank-1."
+            )
+        self.num_top = num_top
+        self.num_closure = num_closure
+        self.temperature = float(temperature)
+        self.sample_temperature = float(sample_temperature)
+        self.max_rank = max_rank
+        self.beta = float(beta)
+        self.max_count = max_count
+
+    def prepare(self, signals, train):
+        super().prepare(signals, train)
+        self.train = train if self.exclude_train else None
+        length = allowed_length(self.max_rank, train.num_items, self.train)
+        check_list_length("num_top + num_closure", self.num_top + self.num_closure, length,
+                          "the student's list")
+        self.teacher_top = signals.top_items(self.num_top, self.exclude_train)
+        self.teacher_top_table = tf.constant(self.teacher_top)
+        shape = (train.num_users, length)
+        self.student_top = tf.Variable(tf.zeros(shape, tf.int32), trainable=False,
+                                       name="student_top_items")
+        self.closure_logits = tf.Variable(tf.zeros((shape[0], shape[1] - self.num_top)),
+                                          trainable=False, name="closure_logits")
+
+    def refresh(self, student, epoch):
+        super().refresh(student, epoch)
+        length = int(self.student_top.shape[1])
+        student_top = all_users_top_items(student, self.user_count, length, self.train)
+        counts = closure_counts(student_top, self.teacher_top, self.max_count)
+        logits = (counts[:, self.num_top:] + 1.0) / self.sample_temperature
+        self.student_top.assign(student_top)
+        self.closure_logits.assign(logits.astype(np.float32))
+
+    def targets(self, features, seed):
+        self._require_prepared()
+        users = features["user"]
+        positions = self.num_top + samplers.sample_without_replacement(
+            tf.gather(self.closure_logits, users), self.num_closure, seed)
+        student_top = tf.gather(self.student_top, users)
+        items = tf.concat([student_top[:, :self.num_top],
+                           tf.gather(self.teacher_top_table, users),
+                           tf.gather(student_top, positions, batch_dims=1)], axis=1)
+        labels = tf.stack([self.teacher_scores(users, items), tf.cast(items, tf.float32)], -1)
+        return items, labels
+
+    def make_loss(self):
+        return losses.RCEKD(num_top=self.num_top, num_closure=self.num_closure,
+                            temperature=self.temperature, beta=self.beta,
+                            reduction=keras.losses.Reduction.NONE)
+
+    def get_config(self):
+        return {**super().get_config(), "num_top": self.num_top,
+                "num_closure": self.num_closure, "temperature": self.temperature,
+                "sample_temperature": self.sample_temperature, "max_rank": self.max_rank,
+                "beta": self.beta, "max_count": self.max_count}
+
+

@@ -1,0 +1,122 @@
+"""RRD: relaxed ranking distillation (Kang et al., "DE-RRD", CIKM 2020)."""
+
+import numpy as np
+
+from kdtfrs import losses, samplers
+from kdtfrs._keras import keras, tf
+from kdtfrs.data.exclusion import PairExclusion
+from kdtfrs.data.matrix import InteractionMatrix
+from kdtfrs.methods.base import (DistillationMethod, check_list_length, check_positive,
+                                 rank_aware_from_list)
+
+
+def list_exclusion(train: InteractionMatrix, ranked) -> PairExclusion:
+    """(user, item) pairs in the training data or in the user's teacher list."""
+    num_users, length = ranked.shape
+    users = np.repeat(np.arange(num_users, dtype=np.int64), length)
+    listed = InteractionMatrix.from_pairs(
+        users, ranked.reshape(-1), train.num_users, train.num_items
+    )
+    return PairExclusion(train.union(listed), train.num_items)
+
+
+def leave_room(ranked, train: InteractionMatrix):
+    """``ranked`` cut so that every row keeps an entry neither in its list nor in ``train``.
+
+    Without this, a row whose list covers all of its non-training entries (MovieLens-100k,
+    item side: 479 users outside the most popular item's training users, a list of 500) has
+    no uninteresting entry to draw.
+    """
+    return ranked[:, :train.num_items - int(train.row_lengths().max(initial=0)) - 1]
+
+
+class RRD(DistillationMethod):
+    """Relaxed ranking distillation.
+
+    Signals: the teacher's top-``max_rank`` items per user (training items excluded), cut
+    where needed so that every user keeps uninteresting items (``leave_room``).
+    Per row: ``num_interesting`` items drawn from that list without replacement with
+    p(r) ~ exp(-(r + 1) / temperature), kept in teacher order (relevance ``max_rank - r``),
+    and ``num_uninteresting`` items uniform over the items neither in the list nor in the
+    training data (relevance 0), drawn independently by ``PairExclusion`` (no dense |U| x |I|
+    mask; the reference draws them without replacement).
+    Loss: ``kdtfrs.losses.RRD``, a Plackett-Luce likelihood of the teacher order with the
+    uninteresting items in every denominator.
+    """
+
+    method_id = "rrd"
+
+    def __init__(self, weight=0.1, num_interesting=100, num_uninteresting=200,
+                 temperature=10.0, max_rank=500, exclude_train=True, name=None):
+        super().__init__(weight, exclude_train, name)
+        check_positive("num_interesting", num_interesting, integer=True)
+        check_positive("num_uninteresting", num_uninteresting, allow_zero=True, integer=True)
+        check_positive("temperature", temperature)
+        check_positive("max_rank", max_rank, integer=True)
+        if num_interesting > max_rank:
+            raise ValueError(
+                f"num_interesting ({num_interesting}) must not exceed max_rank ({max_rank}): "
+                "items are drawn without replacement from the teacher's top-max_rank list."
+            )
+        self.num_interesting = num_interesting
+        self.num_uninteresting = num_uninteresting
+        self.temperature = float(temperature)
+        self.max_rank = max_rank
+
+    def prepare(self, signals, train):
+        super().prepare(signals, train)
+        ranked = signals.top_items(self.max_rank, self.exclude_train)
+        if self.num_uninteresting:
+            ranked = leave_room(ranked, train)
+        check_list_length("num_interesting", self.num_interesting, ranked.shape[1])
+        self.ranked = tf.constant(ranked)
+        if self.num_uninteresting:
+            self.uninteresting = list_exclusion(train, ranked)
+
+    def targets(self, features, seed):
+        self._require_prepared()
+        users = features["user"]
+        interesting_seed, uninteresting_seed = tf.unstack(samplers.split_seed(seed, 2))
+        items, relevance = rank_aware_from_list(
+            self.ranked, users, self.num_interesting, self.temperature, interesting_seed
+        )
+        if not self.num_uninteresting:
+            return items, relevance
+        others = self.uninteresting.sample_uniform_excluding(
+            users, self.num_uninteresting, uninteresting_seed
+        )
+        labels = tf.concat([relevance, tf.zeros(tf.shape(others), tf.float32)], axis=1)
+        return tf.concat([items, others], axis=1), labels
+
+    def make_loss(self):
+        return losses.RRD(reduction=keras.losses.Reduction.NONE)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_interesting": self.num_interesting,
+            "num_uninteresting": self.num_uninteresting,
+            "temperature": self.temperature,
+            "max_rank": self.max_rank,
+        }
+
+
+class SLD(RRD):
+    """SLD: RRD without uninteresting items (plain Plackett-Luce over sampled teacher items).
+
+    As in woriazzc/KDs ``SLD``; loss ``kdtfrs.losses.SLD``.
+    """
+
+    method_id = "sld"
+
+    def __init__(self, weight=0.001, num_interesting=100, temperature=10.0, max_rank=500,
+                 exclude_train=True, name=None):
+        super().__init__(weight, num_interesting, 0, temperature, max_rank, exclude_train, name)
+
+    def make_loss(self):
+        return losses.SLD(reduction=keras.losses.Reduction.NONE)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["num_uninteresting"]
+        return config

@@ -1,0 +1,81 @@
+"""The shared pieces of kdtfrs.methods.base."""
+
+import numpy as np
+import pytest
+
+from kdtfrs import losses, samplers
+from kdtfrs._keras import tf
+from kdtfrs.methods.base import (DistillationMethod, all_users_top_items, check_list_length,
+                                 check_positive, gather_rows, rank_aware_from_list)
+from tests.methods import method_checks as checks
+
+
+def test_gather_rows():
+    table = np.arange(20).reshape(4, 5)
+    np.testing.assert_array_equal(gather_rows(table, [2, 0, 2], [[0, 4], [1, 1], [3, 2]]),
+                                  [[10, 14], [1, 1], [13, 12]])
+
+
+def test_rank_aware_from_list_returns_items_and_relevance():
+    ranked = tf.constant(np.arange(3 * 10).reshape(3, 10) + 100, tf.int32)
+    users = tf.constant([2, 0], tf.int32)
+    items, relevance = rank_aware_from_list(ranked, users, 4, 2.0, checks.SEED)
+    positions = samplers.rank_aware_positions(2, 10, 4, 2.0, checks.SEED).numpy()
+    np.testing.assert_array_equal(items.numpy(), ranked.numpy()[[2, 0]][[[0], [1]], positions])
+    np.testing.assert_array_equal(relevance.numpy(), 10 - positions)
+
+
+@pytest.mark.parametrize("value, kwargs, ok", [
+    (1, {}, True), (0.5, {}, True), (0, {}, False), (0, {"allow_zero": True}, True),
+    (-1e-9, {"allow_zero": True}, False), (True, {}, False), (2.0, {"integer": True}, False),
+    (3, {"integer": True}, True), ("1", {}, False), (None, {}, False),
+])
+def test_check_positive(value, kwargs, ok):
+    if ok:
+        check_positive("x", value, **kwargs)
+    else:
+        with pytest.raises(ValueError, match=rf"^x must be .*got {value!r}\."):
+            check_positive("x", value, **kwargs)
+
+
+class _Constant(DistillationMethod):
+    """A minimal method: the batch's positive item with relevance 1."""
+
+    method_id = "constant"
+
+    def targets(self, features, seed):
+        del seed
+        items = features["pos_item"][:, None]
+        return items, tf.ones(tf.shape(items), tf.float32)
+
+    def make_loss(self):
+        return losses.RD(reduction="none")
+
+
+def test_base_method_defaults(student, features):
+    method = _Constant(weight=0.0)
+    assert not method.needs_refresh and method.exclude_train and method.name == "constant"
+    method.refresh(student, 4)
+    assert int(method.epoch.numpy()) == 4
+    assert method.loss is method.loss  # built once
+    assert method.get_config() == {"weight": 0.0, "exclude_train": True, "name": "constant"}
+    np.testing.assert_array_equal(method.weighted_loss(features, student, checks.SEED), 0.0)
+    assert np.all(method.per_row_loss(features, student, checks.SEED).numpy() > 0)
+    with pytest.raises(NotImplementedError):
+        DistillationMethod.targets(method, features, checks.SEED)
+    with pytest.raises(ValueError, match="my-method"):
+        _Constant(weight=1.0, name="my-method")
+
+
+def test_all_users_top_items(student, train):
+    lists = all_users_top_items(student, train.num_users, 5, train, batch_size=16)
+    checks.assert_is_top_k(lists, checks.model_scores(student), checks.dense(train), 5)
+    room = train.num_items - int(train.row_lengths().max())
+    lists = all_users_top_items(student, train.num_users, 1000, train)
+    checks.assert_is_top_k(lists, checks.model_scores(student), checks.dense(train), room)
+
+
+def test_check_list_length():
+    check_list_length("num_items", 5, 5)
+    with pytest.raises(ValueError, match=r"^num_items \(6\) exceeds the 5 entries of the"):
+        check_list_length("num_items", 6, 5)
