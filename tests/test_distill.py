@@ -1,0 +1,129 @@
+"""The Distiller: training through fit, frozen teacher, logging, refresh, tf.distribute."""
+
+import numpy as np
+import pytest
+
+from kdtfrs import Distiller, losses, methods, signal_dataset
+from kdtfrs._keras import keras, tf
+from kdtfrs.data import bpr_triples, make_synthetic, split_random
+from kdtfrs.distill import RefreshCallback
+from kdtfrs.models import BPRMF
+
+
+@pytest.fixture(scope="module")
+def split():
+    return split_random(make_synthetic(num_users=80, num_items=90, num_clusters=4,
+                                       mean_interactions_per_user=8, seed=0), seed=0)
+
+
+def models(split, student_seed=2):
+    teacher = BPRMF(split.num_users, split.num_items, 16, init_stddev=0.5, seed=1)
+    student = BPRMF(split.num_users, split.num_items, 4, init_stddev=0.1, seed=student_seed)
+    return teacher, student
+
+
+def small_rrd(**kwargs):
+    return methods.RRD(num_interesting=5, num_uninteresting=5, max_rank=20, **kwargs)
+
+
+def test_fit_trains_student_only_and_logs_every_term(split):
+    teacher, student = models(split)
+    teacher_before = [w.numpy().copy() for w in teacher.weights]
+    student_before = [w.numpy().copy() for w in student.weights]
+    distiller = Distiller(teacher, student, split.train,
+                          distillation=[small_rrd(weight=0.5), methods.KD(num_items=5)])
+    distiller.compile(optimizer=keras.optimizers.Adam(0.05))
+    history = distiller.fit(bpr_triples(split.train, 64), epochs=2, verbose=0)
+
+    for before, after in zip(teacher_before, teacher.weights):
+        np.testing.assert_array_equal(before, after.numpy())
+    assert any(not np.allclose(b, a.numpy()) for b, a in zip(student_before, student.weights))
+    for key in ("loss", "base_loss", "rrd_loss", "kd_loss", "refresh_seconds"):
+        assert key in history.history, key
+    assert all(np.isfinite(history.history["rrd_loss"]))
+    assert {v.ref() for v in distiller.trainable_variables} == {
+        v.ref() for v in student.trainable_variables}
+
+
+def test_total_loss_is_base_plus_weighted_terms(split):
+    teacher, student = models(split)
+    method = small_rrd(weight=0.25)
+    distiller = Distiller(teacher, student, split.train, distillation=[method], seed=3)
+    distiller.compile(optimizer=keras.optimizers.SGD(0.0))
+    batch = next(iter(bpr_triples(split.train, 32)))
+    total = distiller.compute_loss(batch)
+    seed = distiller._sampling_seed(0)
+    expected = student.compute_loss(batch) + tf.reduce_mean(
+        0.25 * method.per_row_loss(batch, student, seed))
+    np.testing.assert_allclose(total.numpy(), expected.numpy(), rtol=1e-5)
+
+
+def test_refresh_runs_once_per_epoch(split):
+    teacher, student = models(split)
+    method = methods.KD(num_items=5, guide="student")
+    distiller = Distiller(teacher, student, split.train, distillation=[method])
+    distiller.compile(optimizer=keras.optimizers.Adam(0.01))
+    distiller.fit(bpr_triples(split.train, 64), epochs=3, verbose=0)
+    assert int(method.epoch.numpy()) == 2
+    expected = np.argsort(-student.score_all(tf.range(split.num_users)).numpy(), axis=1)
+    # The guide list was refreshed at the start of the last epoch, before its updates:
+    # it holds real items and differs from the all-zero initial state.
+    assert method.guide_items.numpy().any()
+    assert expected.shape[1] == split.num_items
+
+
+def test_scratch_distiller_equals_plain_student_training(split):
+    teacher, student = models(split)
+    _, reference = models(split)
+    distiller = Distiller(teacher, student, split.train, distillation=[])
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    reference.compile(optimizer=keras.optimizers.SGD(0.1))
+    # Two pipelines with one seed: a pipeline draws anew each time it is iterated.
+    distiller.fit(bpr_triples(split.train, 64, seed=5), epochs=1, verbose=0)
+    reference.fit(bpr_triples(split.train, 64, seed=5), epochs=1, verbose=0)
+    for a, b in zip(student.trainable_weights, reference.trainable_weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_bad_arguments_are_explained(split):
+    teacher, student = models(split)
+    with pytest.raises(TypeError, match="DistillationMethod"):
+        Distiller(teacher, student, split.train, distillation=["rrd"])
+    with pytest.raises(ValueError, match="unique"):
+        Distiller(teacher, student, split.train, distillation=[small_rrd(), small_rrd()])
+    other = BPRMF(split.num_users + 1, split.num_items, 4)
+    with pytest.raises(ValueError, match="same"):
+        Distiller(teacher, other, split.train)
+
+
+def test_trains_under_two_replica_mirrored_strategy(split, two_replica_strategy):
+    with two_replica_strategy.scope():
+        teacher, student = models(split)
+        distiller = Distiller(teacher, student, split.train,
+                              distillation=[small_rrd(), methods.RCEKD(
+                                  num_top=4, num_closure=4, max_rank=12)])
+        distiller.compile(optimizer=keras.optimizers.Adam(0.01))
+    history = distiller.fit(bpr_triples(split.train, 64), epochs=2, verbose=0)
+    assert all(np.isfinite(history.history["loss"]))
+    assert "rce_kd_loss" in history.history
+
+
+def test_plain_keras_path_with_signal_dataset(split):
+    teacher, student = models(split)
+    method = small_rrd()
+    dataset = signal_dataset(method, teacher, split.train, batch_size=64)
+    inputs, labels = next(iter(dataset))
+    assert inputs["item"].shape == labels.shape
+    student.compile(optimizer=keras.optimizers.Adam(0.05), loss=losses.RRD())
+    before = student.score(inputs["user"], inputs["item"])
+    history = student.fit(dataset, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert not np.allclose(before, student.score(inputs["user"], inputs["item"]))
+
+
+def test_refresh_callback_logs_seconds(split):
+    callback = RefreshCallback([], student=None)
+    logs = {}
+    callback.on_epoch_begin(0)
+    callback.on_epoch_end(0, logs)
+    assert logs["refresh_seconds"] >= 0
