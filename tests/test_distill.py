@@ -108,17 +108,20 @@ def test_trains_under_two_replica_mirrored_strategy(split, two_replica_strategy)
     assert "rce_kd_loss" in history.history
 
 
-def test_plain_keras_path_with_signal_dataset(split):
+@pytest.mark.parametrize("make_method, make_loss", [
+    (small_rrd, losses.RRD),
+    (lambda: methods.UnKD(num_groups=2, num_pairs=4, max_rank=20), losses.UnKD),
+])
+def test_plain_keras_path_with_signal_dataset(split, make_method, make_loss):
     teacher, student = models(split)
-    method = small_rrd()
-    dataset = signal_dataset(method, teacher, split.train, batch_size=64)
+    dataset = signal_dataset(make_method(), teacher, split.train, batch_size=64)
     inputs, labels = next(iter(dataset))
     assert inputs["item"].shape == labels.shape
-    student.compile(optimizer=keras.optimizers.Adam(0.05), loss=losses.RRD())
-    before = student.score(inputs["user"], inputs["item"])
+    student.compile(optimizer=keras.optimizers.Adam(0.05), loss=make_loss())
+    before = student(inputs)
     history = student.fit(dataset, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
-    assert not np.allclose(before, student.score(inputs["user"], inputs["item"]))
+    assert not np.allclose(before, student(inputs))
 
 
 def test_refresh_callback_logs_seconds(split):

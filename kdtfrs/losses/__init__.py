@@ -30,9 +30,10 @@ Reduction, and what lambda means
   MSE/BCE/CD: the sum over the list; UnKD: the mean over its pairs, as in the original).
   Keras reduces the rows: AUTO (default) = mean over the rows of the batch, so a weight λ
   is "λ per user" and does not depend on the batch size. The reference code (KDs, DE-RRD, ...)
-  sums over the batch instead: λ_kdtfrs = λ_reference × (rows summed per batch in the
-  reference: the batch size, or the number of unique users for RRD/DCD/BlackD/SLD). UnKD is
-  mean-reduced in the original, so its λ carries over. Under tf.distribute, build the loss
+  sums both its base loss and the KD term over the batch instead; dividing both by the batch
+  size B gives λ_kdtfrs = λ_reference × (rows the reference sums per batch) / B: unchanged for
+  row-summed methods, × |U_B|/B (the share of unique users in a batch) for RRD/DCD/BlackD/SLD.
+  UnKD averages both terms in the original, so its λ carries over (docs/methods.md). Under tf.distribute, build the loss
   with ``reduction=keras.losses.Reduction.SUM`` (or NONE) inside a custom train_step and
   divide by the global batch size (``tf.nn.compute_average_loss``): tf-keras refuses AUTO
   under a strategy outside compile/fit.

@@ -16,7 +16,7 @@ class BlackD(DistillationMethod):
 
     method_id = "blackd"
 
-    def __init__(self, weight=0.05, num_items=100, temperature=1.0, rank_temperature=1.0,
+    def __init__(self, weight=0.05, num_items=100, temperature=1.0, rank_temperature=10.0,
                  exclude_train=True, name=None):
         super().__init__(weight, exclude_train, name)
         check_positive("num_items", num_items, integer=True)

@@ -118,10 +118,15 @@ class Recommender(tfrs.models.Model):
 
     def call(self, inputs, training: bool = False):
         """Keras entry point: ``score_all(users)`` for a tensor of users, or
-        ``score(user, item)`` for a dict ``{"user": [B], "item": [B, N]}`` (the plain Keras
+        ``score(user, item)`` for a dict ``{"user": [B], "item": [B, N, ...]}`` (the plain Keras
         distillation path, ``kdtfrs.distill.signal_dataset``)."""
         if isinstance(inputs, dict):
-            return self.score(inputs["user"], inputs["item"], training=training)
+            items = inputs["item"]
+            if items.shape.rank == 2:
+                return self.score(inputs["user"], items, training=training)
+            shape = tf.shape(items)
+            flat = tf.reshape(items, [shape[0], -1])
+            return tf.reshape(self.score(inputs["user"], flat, training=training), shape)
         return self.score_all(inputs, training=training)
 
     def train_step(self, data):
