@@ -1,0 +1,39 @@
+"""Results files of the benchmarks: a JSON list of records, appended and skipped by key.
+
+Every benchmark is resumable: it reads its results file, skips the records already there,
+and writes the file again after each new record (atomically), so an interrupted sweep loses
+at most the run in progress (which itself resumes from its checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+
+
+class ResultsFile:
+    """A list of dict records on disk, keyed by a tuple of fields."""
+
+    def __init__(self, path, key_fields):
+        self.path = pathlib.Path(path)
+        self.key_fields = tuple(key_fields)
+        self.records = json.loads(self.path.read_text()) if self.path.exists() else []
+
+    def key(self, record) -> tuple:
+        return tuple(record.get(field) for field in self.key_fields)
+
+    def has(self, **fields) -> bool:
+        wanted = self.key(fields)
+        return any(self.key(record) == wanted for record in self.records)
+
+    def get(self, **fields):
+        wanted = self.key(fields)
+        return next((record for record in self.records if self.key(record) == wanted), None)
+
+    def add(self, record) -> None:
+        self.records = [r for r in self.records if self.key(r) != self.key(record)] + [record]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.records, indent=1) + "\n")
+        os.replace(temporary, self.path)
