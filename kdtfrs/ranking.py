@@ -148,3 +148,25 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
         items.append(block_items.numpy()[: block_users.size])
         scores.append(block_scores.numpy()[: block_users.size])
     return np.concatenate(items), np.concatenate(scores)
+
+
+def list_scores(model, items, batch_size: int = 2048) -> np.ndarray:
+    """float32 [n, L]: ``model``'s score of user u with each item of ``items[u]``.
+
+    ``items`` is a per-user table (int [num_users, L], e.g. a teacher's or student's top
+    lists). Scored in blocks of ``batch_size`` users on ``model.embeddings()`` computed once,
+    so a method that samples from such a list can gather the teacher's scores per batch
+    instead of scoring ``batch x L x dim`` again at every step.
+    """
+    items = np.asarray(items)
+    if items.ndim != 2 or items.shape[0] != model.num_users:
+        raise ValueError(
+            f"items must be a [num_users={model.num_users}, L] table, got shape {items.shape}."
+        )
+    embeddings = tuple(model.embeddings())
+    blocks = []
+    for start in range(0, items.shape[0], batch_size):
+        users = tf.range(start, min(start + batch_size, items.shape[0]), dtype=tf.int32)
+        block_items = tf.constant(items[start : start + batch_size], tf.int32)
+        blocks.append(model.score(users, block_items, embeddings=embeddings).numpy())
+    return np.concatenate(blocks) if blocks else np.zeros(items.shape, np.float32)

@@ -1,11 +1,11 @@
-"""top_k_items against a NumPy full sort, with exclusions, ties and several blocks."""
+"""top_k_items against a NumPy full sort, with exclusions, ties and several blocks; list_scores."""
 
 import numpy as np
 import pytest
 
 from kdtfrs.data.matrix import InteractionMatrix
 from kdtfrs.models import BPRMF
-from kdtfrs.ranking import gather_rows, top_k_items
+from kdtfrs.ranking import gather_rows, list_scores, top_k_items
 
 NUM_USERS, NUM_ITEMS = 13, 17
 
@@ -96,3 +96,17 @@ def test_bad_arguments_are_named(kwargs, error, message):
     arguments = {"users": [0, 1], "k": 2, **kwargs}
     with pytest.raises(error, match=message):
         top_k_items(integer_model(), **arguments)
+
+
+@pytest.mark.parametrize("batch_size", [4, 64])
+def test_list_scores_score_each_users_row(batch_size):
+    model = integer_model(seed=3)
+    table = np.random.default_rng(4).integers(0, NUM_ITEMS, (NUM_USERS, 5)).astype(np.int32)
+    scores = model.user_embedding.numpy() @ model.item_embedding.numpy().T
+    expected = np.take_along_axis(scores, table, axis=1)
+    np.testing.assert_allclose(list_scores(model, table, batch_size), expected)
+
+
+def test_list_scores_need_one_row_per_user():
+    with pytest.raises(ValueError, match=r"\[num_users=13, L\] table, got shape \(12, 5\)"):
+        list_scores(integer_model(), np.zeros((NUM_USERS - 1, 5), np.int32))

@@ -94,7 +94,16 @@ class DistillationMethod(tf.Module):
 
     # -- helpers shared by the methods -----------------------------------------------------
     def teacher_scores(self, users, items):
+        """The teacher's scores [B, N] of per-batch items (scored at every step)."""
         return tf.stop_gradient(self.teacher.score(users, items))
+
+    def teacher_list_scores(self, table) -> np.ndarray:
+        """float32 [U, L]: the teacher's scores of a per-user item table, scored once.
+
+        Methods that sample from per-user lists gather these per batch (``gather_rows``)
+        rather than scoring ``B x N x teacher_dim`` at every step.
+        """
+        return ranking.list_scores(self.teacher, table)
 
     def _require_prepared(self):
         if self.teacher is None:
@@ -113,14 +122,15 @@ def gather_rows(table, users, positions):
 def rank_aware_from_list(ranked, users, num_samples, temperature, seed):
     """Samples ``num_samples`` items of each user's ranked list with p(r) ~ exp(-(r+1)/T).
 
-    Returns (items int32 [B, n] in list order, relevance float32 [B, n] = M - r > 0).
+    Returns (items int32 [B, n] in list order, relevance float32 [B, n] = M - r > 0,
+    positions int32 [B, n] in the list).
     """
     list_length = int(ranked.shape[1])
     batch = tf.shape(users)[0]
     positions = samplers.rank_aware_positions(batch, list_length, num_samples, temperature, seed)
     items = gather_rows(ranked, users, positions)
     relevance = tf.cast(list_length - positions, tf.float32)
-    return items, relevance
+    return items, relevance, positions
 
 
 def check_positive(name, value, allow_zero=False, integer=False):

@@ -57,7 +57,7 @@ class IRRRD(RRD):
     def item_side_targets(self, items, seed):
         """(users int32 [B, n], labels) ranking users for each item of ``items`` [B]."""
         interesting_seed, uninteresting_seed = tf.unstack(samplers.split_seed(seed, 2))
-        users, relevance = rank_aware_from_list(
+        users, relevance, _ = rank_aware_from_list(
             self.ranked_users, items, self.item_interesting, self.item_temperature,
             interesting_seed,
         )

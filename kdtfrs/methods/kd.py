@@ -15,7 +15,8 @@ class KD(DistillationMethod):
     Signals: the guide's top-``num_items`` items per user, training items excluded (the
     reference keeps them; pass ``exclude_train=False`` for that). ``guide="teacher"`` uses a
     fixed teacher list; ``guide="student"`` (KDs default) recomputes the student's list at the
-    start of every epoch. y_true: teacher scores of those items.
+    start of every epoch. y_true: teacher scores of those items, scored once per list (at
+    ``prepare`` or ``refresh``), not per batch.
     Loss: ``kdtfrs.losses.KD`` -sum_i softmax(t/tau)_i log softmax(s/tau)_i.
     """
 
@@ -37,24 +38,29 @@ class KD(DistillationMethod):
         super().prepare(signals, train)
         self.train = train if self.exclude_train else None
         if self.guide == "teacher":
-            self.guide_items = tf.constant(signals.top_items(self.num_items, self.exclude_train))
+            items = signals.top_items(self.num_items, self.exclude_train)
+            self.guide_items = tf.constant(items)
+            self.guide_scores = tf.constant(self.teacher_list_scores(items))
         else:
             shape = (train.num_users, allowed_length(self.num_items, train.num_items, self.train))
             self.guide_items = tf.Variable(tf.zeros(shape, tf.int32), trainable=False,
                                            name="student_top_items")
+            self.guide_scores = tf.Variable(tf.zeros(shape), trainable=False,
+                                            name="teacher_scores_of_student_top_items")
 
     def refresh(self, student, epoch):
         super().refresh(student, epoch)
         if self.guide == "student":
-            self.guide_items.assign(all_users_top_items(
-                student, self.user_count, int(self.guide_items.shape[1]), self.train))
+            items = all_users_top_items(
+                student, self.user_count, int(self.guide_items.shape[1]), self.train)
+            self.guide_items.assign(items)
+            self.guide_scores.assign(self.teacher_list_scores(items))
 
     def targets(self, features, seed):
         del seed
         self._require_prepared()
         users = features["user"]
-        items = tf.gather(self.guide_items, users)
-        return items, self.teacher_scores(users, items)
+        return tf.gather(self.guide_items, users), tf.gather(self.guide_scores, users)
 
     def make_loss(self):
         return losses.KD(temperature=self.temperature, reduction=keras.losses.Reduction.NONE)

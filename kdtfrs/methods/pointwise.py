@@ -4,7 +4,7 @@ from kdtfrs import losses
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.exclusion import PairExclusion
 from kdtfrs.methods.base import (DistillationMethod, check_list_length, check_positive,
-                                 rank_aware_from_list)
+                                 gather_rows, rank_aware_from_list)
 
 SAMPLINGS = ("uniform", "rank")
 
@@ -33,6 +33,7 @@ class _Pointwise(DistillationMethod):
             ranked = signals.top_items(self.max_rank, self.exclude_train)
             check_list_length("num_items", self.num_items, ranked.shape[1])
             self.ranked = tf.constant(ranked)
+            self.ranked_scores = tf.constant(self.teacher_list_scores(ranked))
         else:
             self.exclusion = PairExclusion(train, train.num_items)
 
@@ -40,10 +41,10 @@ class _Pointwise(DistillationMethod):
         self._require_prepared()
         users = features["user"]
         if self.sampling == "rank":
-            items, _ = rank_aware_from_list(
+            items, _, positions = rank_aware_from_list(
                 self.ranked, users, self.num_items, self.temperature, seed)
-        else:
-            items = self.exclusion.sample_uniform_excluding(users, self.num_items, seed)
+            return items, gather_rows(self.ranked_scores, users, positions)
+        items = self.exclusion.sample_uniform_excluding(users, self.num_items, seed)
         return items, self.teacher_scores(users, items)
 
     def get_config(self):

@@ -82,9 +82,12 @@ class RCEKD(DistillationMethod):
                           "the student's list")
         self.teacher_top = signals.top_items(self.num_top, self.exclude_train)
         self.teacher_top_table = tf.constant(self.teacher_top)
+        self.teacher_top_scores = tf.constant(self.teacher_list_scores(self.teacher_top))
         shape = (train.num_users, length)
         self.student_top = tf.Variable(tf.zeros(shape, tf.int32), trainable=False,
                                        name="student_top_items")
+        self.student_top_scores = tf.Variable(tf.zeros(shape), trainable=False,
+                                              name="teacher_scores_of_student_top_items")
         self.closure_logits = tf.Variable(tf.zeros((shape[0], shape[1] - self.num_top)),
                                           trainable=False, name="closure_logits")
 
@@ -95,6 +98,7 @@ class RCEKD(DistillationMethod):
         counts = closure_counts(student_top, self.teacher_top, self.max_count)
         logits = (counts[:, self.num_top:] + 1.0) / self.sample_temperature
         self.student_top.assign(student_top)
+        self.student_top_scores.assign(self.teacher_list_scores(student_top))
         self.closure_logits.assign(logits.astype(np.float32))
 
     def targets(self, features, seed):
@@ -103,11 +107,14 @@ class RCEKD(DistillationMethod):
         positions = self.num_top + samplers.sample_without_replacement(
             tf.gather(self.closure_logits, users), self.num_closure, seed)
         student_top = tf.gather(self.student_top, users)
+        student_top_scores = tf.gather(self.student_top_scores, users)
         items = tf.concat([student_top[:, :self.num_top],
                            tf.gather(self.teacher_top_table, users),
                            tf.gather(student_top, positions, batch_dims=1)], axis=1)
-        labels = tf.stack([self.teacher_scores(users, items), tf.cast(items, tf.float32)], -1)
-        return items, labels
+        scores = tf.concat([student_top_scores[:, :self.num_top],
+                            tf.gather(self.teacher_top_scores, users),
+                            tf.gather(student_top_scores, positions, batch_dims=1)], axis=1)
+        return items, tf.stack([scores, tf.cast(items, tf.float32)], -1)
 
     def make_loss(self):
         return losses.RCEKD(num_top=self.num_top, num_closure=self.num_closure,

@@ -77,7 +77,7 @@ class RRD(DistillationMethod):
         self._require_prepared()
         users = features["user"]
         interesting_seed, uninteresting_seed = tf.unstack(samplers.split_seed(seed, 2))
-        items, relevance = rank_aware_from_list(
+        items, relevance, _ = rank_aware_from_list(
             self.ranked, users, self.num_interesting, self.temperature, interesting_seed
         )
         if not self.num_uninteresting:

@@ -16,11 +16,12 @@ def test_gather_rows():
                                   [[10, 14], [1, 1], [13, 12]])
 
 
-def test_rank_aware_from_list_returns_items_and_relevance():
+def test_rank_aware_from_list_returns_items_relevance_and_positions():
     ranked = tf.constant(np.arange(3 * 10).reshape(3, 10) + 100, tf.int32)
     users = tf.constant([2, 0], tf.int32)
-    items, relevance = rank_aware_from_list(ranked, users, 4, 2.0, checks.SEED)
+    items, relevance, drawn = rank_aware_from_list(ranked, users, 4, 2.0, checks.SEED)
     positions = samplers.rank_aware_positions(2, 10, 4, 2.0, checks.SEED).numpy()
+    np.testing.assert_array_equal(drawn.numpy(), positions)
     np.testing.assert_array_equal(items.numpy(), ranked.numpy()[[2, 0]][[[0], [1]], positions])
     np.testing.assert_array_equal(relevance.numpy(), 10 - positions)
 
