@@ -1,0 +1,103 @@
+"""What one training step of each distillation method costs next to a scratch (BPR) step.
+
+    python benchmarks/step_cost.py                        # CiteULike-t, batch 2048
+    python benchmarks/step_cost.py --dataset synthetic --teacher-dim 64 --student-dim 8
+
+Isolates the per-step cost from the epoch times of ``benchmarks/distill.py`` (which also hold
+evaluation, the input pipeline and whatever else the machine runs): one fixed batch, the
+student's BPR step alone and with each method's weighted term, each step a compiled
+``tf.function`` (loss, gradients, LazyAdam update), timed over ``--repeats`` calls after a
+warm-up. The teacher is untrained: cost does not depend on its weights. Also reports the
+once-per-run ``prepare`` (teacher lists, computed afresh per method) and the per-epoch ``refresh`` (student lists).
+Run it on a quiet machine. Records: benchmarks/results/step_cost.json, one per
+dataset x method (rerun to replace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks.records import ResultsFile  # noqa: E402
+from kdtfrs import methods  # noqa: E402
+from kdtfrs._keras import tf  # noqa: E402
+from kdtfrs.data import bpr_triples, load_dataset  # noqa: E402
+from kdtfrs.models import BPRMF, LazyAdam  # noqa: E402
+from kdtfrs.signals import TeacherSignals  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+
+
+def milliseconds_per_call(function, repeats):
+    function()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - start) / repeats * 1000.0
+
+
+def training_step(student, optimizer, batch, method=None):
+    seed = tf.constant([1, 2], tf.int64)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = student.compute_loss(batch, training=True)
+            if method is not None:
+                loss += tf.reduce_mean(method.weighted_loss(batch, student, seed))
+        variables = student.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    return step
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="citeulike-t")
+    parser.add_argument("--teacher-dim", type=int, default=400)
+    parser.add_argument("--student-dim", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--methods", nargs="+", default=list(methods.METHODS),
+                        choices=list(methods.METHODS))
+    parser.add_argument("--results", default=str(HERE / "results" / "step_cost.json"))
+    args = parser.parse_args(argv)
+
+    split = load_dataset(args.dataset)
+    teacher = BPRMF(split.num_users, split.num_items, args.teacher_dim, seed=0)
+    teacher.freeze()
+    student = BPRMF(split.num_users, split.num_items, args.student_dim, seed=1)
+    batch = next(iter(bpr_triples(split.train, args.batch_size, seed=0)))
+    results = ResultsFile(args.results, ("dataset", "method"))
+    common = {"dataset": args.dataset, "teacher_dim": args.teacher_dim,
+              "student_dim": args.student_dim, "batch_size": args.batch_size}
+
+    scratch_ms = milliseconds_per_call(
+        training_step(student, LazyAdam(1e-3), batch), args.repeats)
+    results.add({**common, "method": "scratch", "step_ms": round(scratch_ms, 2), "x_scratch": 1.0,
+                 "prepare_seconds": 0.0, "refresh_seconds": 0.0})
+    print(f"scratch: {scratch_ms:.1f} ms per step", flush=True)
+    for method_id in args.methods:
+        method = methods.get(method_id)
+        start = time.perf_counter()
+        method.prepare(TeacherSignals(teacher, split.train), split.train)
+        prepare = time.perf_counter() - start
+        start = time.perf_counter()
+        method.refresh(student, 0)
+        refresh = time.perf_counter() - start
+        step_ms = milliseconds_per_call(
+            training_step(student, LazyAdam(1e-3), batch, method), args.repeats)
+        results.add({**common, "method": method_id, "step_ms": round(step_ms, 2),
+                     "x_scratch": round(step_ms / scratch_ms, 2),
+                     "prepare_seconds": round(prepare, 2), "refresh_seconds": round(refresh, 2)})
+        print(f"{method_id}: {step_ms:.1f} ms per step ({step_ms / scratch_ms:.1f}x scratch), "
+              f"prepare {prepare:.2f} s, refresh {refresh:.2f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
