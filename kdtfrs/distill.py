@@ -143,7 +143,10 @@ def signal_dataset(method, teacher, train, batch_size=2048, seed=0, signals=None
     One batch per ``batch_size`` training pairs (rows are the pairs' users, as in the
     Distiller); the method's items and teacher signal are drawn in ``tf.data`` with a seed
     that differs per batch and per epoch and repeats per ``seed``. Methods that follow the
-    student (``method.needs_refresh``) need ``RefreshCallback([method], student)`` in ``fit``.
+    student (``method.needs_refresh``) need ``RefreshCallback([method], student)`` in ``fit``;
+    their batches are not prefetched (not even by tf.data's injected prefetch): an iterator
+    kept across epochs (``fit(steps_per_epoch=...)`` on a repeated dataset) would otherwise
+    hand out batches drawn from the previous epoch's state after ``on_epoch_begin``.
     """
     from kdtfrs.data import bpr_triples
 
@@ -156,4 +159,9 @@ def signal_dataset(method, teacher, train, batch_size=2048, seed=0, signals=None
         items, labels = method.targets(features, pair_seed)
         return {"user": features["user"], "item": items}, labels
 
-    return tf.data.Dataset.zip((rows, seeds)).map(attach).prefetch(tf.data.AUTOTUNE)
+    dataset = tf.data.Dataset.zip((rows, seeds)).map(attach)
+    if not method.needs_refresh:
+        return dataset.prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_optimization.inject_prefetch = False  # tf.data would add one
+    return dataset.with_options(options)

@@ -1,5 +1,7 @@
 """The Distiller: training through fit, frozen teacher, logging, refresh, tf.distribute."""
 
+import time
+
 import numpy as np
 import pytest
 
@@ -122,6 +124,19 @@ def test_plain_keras_path_with_signal_dataset(split, make_method, make_loss):
     history = student.fit(dataset, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert not np.allclose(before, student(inputs))
+
+
+def test_signal_dataset_draws_from_the_state_refreshed_at_epoch_begin(split):
+    teacher, student = models(split)
+    method = methods.KD(num_items=5)
+    dataset = signal_dataset(method, teacher, split.train, batch_size=16).repeat()
+    iterator = iter(dataset)  # one iterator across epochs, as fit(steps_per_epoch=...) keeps
+    next(iterator)
+    time.sleep(0.5)  # room for a prefetch to run ahead
+    method.refresh(student, 1)  # on_epoch_begin
+    inputs, _ = next(iterator)
+    np.testing.assert_array_equal(inputs["item"],
+                                  tf.gather(method.guide_items, inputs["user"]))
 
 
 def test_refresh_callback_logs_seconds(split):

@@ -10,9 +10,9 @@ SAMPLINGS = ("uniform", "rank")
 
 
 class _Pointwise(DistillationMethod):
-    """Items per row: ``num_items`` uniform non-training items (``sampling="uniform"``) or
-    drawn from the teacher's top-``max_rank`` with p(r) ~ exp(-(r+1)/T) (``"rank"``);
-    y_true: the teacher's scores of those items."""
+    """Items per row: ``num_items`` uniform non-training items (``sampling="uniform"``; any
+    item with ``exclude_train=False``) or drawn from the teacher's top-``max_rank`` with
+    p(r) ~ exp(-(r+1)/T) (``"rank"``); y_true: the teacher's scores of those items."""
 
     def __init__(self, weight, num_items=50, sampling="uniform", temperature=10.0,
                  max_rank=500, exclude_train=True, name=None):
@@ -34,7 +34,7 @@ class _Pointwise(DistillationMethod):
             check_list_length("num_items", self.num_items, ranked.shape[1])
             self.ranked = tf.constant(ranked)
             self.ranked_scores = tf.constant(self.teacher_list_scores(ranked))
-        else:
+        elif self.exclude_train:
             self.exclusion = PairExclusion(train, train.num_items)
 
     def targets(self, features, seed):
@@ -44,7 +44,11 @@ class _Pointwise(DistillationMethod):
             items, _, positions = rank_aware_from_list(
                 self.ranked, users, self.num_items, self.temperature, seed)
             return items, gather_rows(self.ranked_scores, users, positions)
-        items = self.exclusion.sample_uniform_excluding(users, self.num_items, seed)
+        if self.exclude_train:
+            items = self.exclusion.sample_uniform_excluding(users, self.num_items, seed)
+        else:
+            items = tf.random.stateless_uniform([tf.shape(users)[0], self.num_items], seed,
+                                                0, self.item_count, tf.int32)
         return items, self.teacher_scores(users, items)
 
     def get_config(self):

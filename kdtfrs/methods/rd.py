@@ -72,12 +72,16 @@ class RD(DistillationMethod):
         scores = student.score(users, items)
         if self.dynamic_start_epoch is None:
             return self.loss(labels, scores)
-        probes = self.exclusion.sample_uniform_excluding(users, self.num_probe_items, seed)
-        weights = dynamic_rank_weights(
-            tf.stop_gradient(scores), tf.stop_gradient(student.score(users, probes)),
-            float(self.item_count), self.mu)
-        active = self.epoch >= self.dynamic_start_epoch
-        weights = tf.where(active, weights, tf.ones_like(weights))
+
+        def dynamic_weights():
+            probes = self.exclusion.sample_uniform_excluding(users, self.num_probe_items, seed)
+            return dynamic_rank_weights(
+                tf.stop_gradient(scores), tf.stop_gradient(student.score(users, probes)),
+                float(self.item_count), self.mu)
+
+        # Probes are drawn and scored only once the dynamic weights are on.
+        weights = tf.cond(self.epoch >= self.dynamic_start_epoch, dynamic_weights,
+                          lambda: tf.ones_like(scores))
         mask = tf.ones_like(scores, tf.bool)
         return losses.rd_loss(labels, scores, mask, self.rank_temperature, weights)
 

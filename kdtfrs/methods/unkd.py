@@ -45,6 +45,10 @@ class UnKD(DistillationMethod):
 
     def __init__(self, weight=0.5, num_groups=2, num_pairs=2, group_weight_exponent=0.0,
                  rank_temperature=20.0, max_rank=200, exclude_train=True, name=None):
+        if not exclude_train:
+            raise ValueError(
+                "UnKD ranks each popularity group's non-training items, as the paper does: "
+                "exclude_train=False is not supported. Leave exclude_train at True.")
         super().__init__(weight, exclude_train, name)
         check_positive("num_groups", num_groups, integer=True)
         check_positive("num_pairs", num_pairs, integer=True)

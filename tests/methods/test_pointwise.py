@@ -24,6 +24,19 @@ def test_uniform_items_are_never_training_items(cls, signals, train, teacher, fe
     checks.assert_config_round_trip(method)
 
 
+def test_uniform_items_may_be_training_items_without_exclusion(signals, train, teacher,
+                                                              features):
+    method = MSE(num_items=400, exclude_train=False)
+    method.prepare(signals, train)
+    items, labels = checks.numpy_targets(method, features)
+    users = features["user"].numpy()
+    assert items.min() >= 0 and items.max() < train.num_items
+    assert checks.dense(train)[users[:, None], items].any()
+    np.testing.assert_allclose(labels, checks.model_scores(teacher)[users[:, None], items],
+                               rtol=1e-5, atol=1e-5)
+    checks.assert_targets_deterministic(method, features)
+
+
 @pytest.mark.parametrize("cls", [MSE, BCE])
 def test_rank_sampling_draws_from_the_teacher_list(cls, signals, train, features, student,
                                                    teacher):

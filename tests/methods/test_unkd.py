@@ -82,3 +82,8 @@ def test_unkd_contract(unkd, features, student, teacher):
     checks.assert_loss_trains_student_only(unkd, features, student, teacher)
     checks.assert_weighted_is_weight_times_per_row(unkd, features, student)
     checks.assert_config_round_trip(unkd)
+
+
+def test_keeping_training_items_is_refused():
+    with pytest.raises(ValueError, match="exclude_train=False is not supported"):
+        UnKD(exclude_train=False)
