@@ -15,6 +15,7 @@ from kdtfrs._keras import keras
 from kdtfrs.data import bpr_triples
 from kdtfrs.evaluation import EvaluationCallback
 from kdtfrs.models import LazyAdam
+from kdtfrs.resumable import ResumableEarlyStopping, ResumableHistory
 
 MONITOR = "val_ndcg@20"
 
@@ -74,7 +75,8 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
       served: the model evaluated for early stopping (the backbone, or the student).
       split: a ``kdtfrs.data.SplitData``.
       checkpoint_dir: if given, training state is backed up there every epoch and a rerun
-        resumes from it (``keras.callbacks.BackupAndRestore``).
+        resumes from it (``keras.callbacks.BackupAndRestore``, with the early-stopping state
+        and the epochs already run: ``kdtfrs.resumable``); the History then covers them all.
     """
     keras.utils.set_random_seed(config.seed)
     model.compile(optimizer=config.make_optimizer())
@@ -83,17 +85,23 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
     callback_list = [timer]
     if hasattr(model, "refresh_callback"):
         callback_list.insert(0, model.refresh_callback())
+    history_backup = None
+    if checkpoint_dir is not None:
+        pathlib.Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
     if split.valid.nnz:
         callback_list.append(EvaluationCallback(
             served, split.valid, exclude=(split.train,), ks=(20,), every=config.eval_every))
-        callback_list.append(keras.callbacks.EarlyStopping(
-            monitor=MONITOR, mode="max", patience=config.patience,
-            restore_best_weights=True, verbose=min(verbose, 1)))
+        stopping = dict(monitor=MONITOR, mode="max", patience=config.patience,
+                        restore_best_weights=True, verbose=min(verbose, 1))
+        callback_list.append(
+            keras.callbacks.EarlyStopping(**stopping) if checkpoint_dir is None
+            else ResumableEarlyStopping(checkpoint_dir, **stopping))
     if checkpoint_dir is not None:
-        pathlib.Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
-        callback_list.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir)))
+        history_backup = ResumableHistory(checkpoint_dir)
+        callback_list += [history_backup, keras.callbacks.BackupAndRestore(str(checkpoint_dir))]
     callback_list.extend(callbacks)
-    return model.fit(dataset, epochs=config.epochs, callbacks=callback_list, verbose=verbose)
+    history = model.fit(dataset, epochs=config.epochs, callbacks=callback_list, verbose=verbose)
+    return history_backup.merge_into(history) if history_backup else history
 
 
 def history_summary(history) -> dict:
