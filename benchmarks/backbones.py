@@ -33,9 +33,9 @@ SETTINGS = {
     "bpr_mf": (BackboneSpec("bpr_mf", 64, l2=1e-4),
                FitConfig(batch_size=2048, learning_rate=5e-3)),
     # Full-graph propagation costs ~0.3 s per step whatever the batch (COMPUTE-NOTES):
-    # larger batches with a larger learning rate than the paper's 2048 / 1e-3.
+    # 8x the paper's batch of 2048 with 10x its learning rate of 1e-3, ~13 s per epoch.
     "lightgcn": (BackboneSpec("lightgcn", 64, layers=3, l2=1e-4),
-                 FitConfig(batch_size=8192, learning_rate=5e-3)),
+                 FitConfig(batch_size=16384, learning_rate=1e-2)),
 }
 
 

@@ -75,6 +75,8 @@ def record_of(dataset, method, seed, result, teacher_name, student_dim, seconds)
         "seconds_per_epoch": training["seconds_per_epoch"],
         "refresh_seconds": training["refresh_seconds"],
         "epochs": training["epochs"], "wall_seconds": round(seconds, 1),
+        # The early-stopping metric (None on Gowalla, which has no validation part).
+        "best_val_ndcg@20": training.get("best_val_ndcg@20"),
         "config": result.get("method_config", {}),
     }
 

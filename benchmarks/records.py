@@ -18,7 +18,10 @@ class ResultsFile:
     def __init__(self, path, key_fields):
         self.path = pathlib.Path(path)
         self.key_fields = tuple(key_fields)
-        self.records = json.loads(self.path.read_text()) if self.path.exists() else []
+        self.records = self._read()
+
+    def _read(self) -> list:
+        return json.loads(self.path.read_text()) if self.path.exists() else []
 
     def key(self, record) -> tuple:
         return tuple(record.get(field) for field in self.key_fields)
@@ -32,7 +35,8 @@ class ResultsFile:
         return next((record for record in self.records if self.key(record) == wanted), None)
 
     def add(self, record) -> None:
-        self.records = [r for r in self.records if self.key(r) != self.key(record)] + [record]
+        """Adds (or replaces) ``record``, keeping what other processes wrote meanwhile."""
+        self.records = [r for r in self._read() if self.key(r) != self.key(record)] + [record]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(self.records, indent=1) + "\n")
