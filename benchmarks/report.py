@@ -48,14 +48,15 @@ def backbones_section(records):
              "training items masked; published: the LightGCN paper (MF row from NGCF).", ""]
     if not records:
         return lines + ["No record yet.", ""]
-    lines += ["| model | epochs | recall@20 | published | ndcg@20 | published | of published "
-              "(ndcg) | s/epoch | full evaluation (s, users) |",
-              "|---|---|---|---|---|---|---|---|---|"]
+    lines += ["| model | batch, lr | epochs | recall@20 | published | ndcg@20 | published "
+              "| of published (ndcg) | s/epoch | full evaluation (s, users) |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in records:
         share = r["ndcg@20"] / r["published_ndcg@20"]
         seconds = f"{r['seconds_per_epoch']:.1f}" if r["seconds_per_epoch"] else "–"
         lines.append(
-            f"| {r['model']} | {r['epochs']} | {r['recall@20']:.4f} | {r['published_recall@20']} "
+            f"| {r['model']} | {r['batch_size']}, {r['learning_rate']:g} | {r['epochs']} "
+            f"| {r['recall@20']:.4f} | {r['published_recall@20']} "
             f"| {r['ndcg@20']:.4f} | {r['published_ndcg@20']} | {share:.0%} | {seconds} "
             f"| {r['eval_seconds']} s, {r['eval_users']:,} |")
     return lines + [""]
