@@ -33,7 +33,7 @@ SETTINGS = {
     "bpr_mf": (BackboneSpec("bpr_mf", 64, l2=1e-4),
                FitConfig(batch_size=2048, learning_rate=5e-3)),
     # Full-graph propagation costs ~0.3 s per step whatever the batch (COMPUTE-NOTES):
-    # 8x the paper's batch of 2048 with 10x its learning rate of 1e-3, ~13 s per epoch.
+    # 8x the paper's batch of 2048 with 10x its learning rate of 1e-3.
     "lightgcn": (BackboneSpec("lightgcn", 64, layers=3, l2=1e-4),
                  FitConfig(batch_size=16384, learning_rate=1e-2)),
 }
