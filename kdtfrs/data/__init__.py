@@ -11,7 +11,8 @@ from kdtfrs.data.movielens import load_movielens_100k
 from kdtfrs.data.popularity import popularity_groups
 from kdtfrs.data.registry import DATASETS, SPLITS, load_dataset, resolve_data_dir
 from kdtfrs.data.sampling import bpr_triples
-from kdtfrs.data.split import SplitData, split_leave_one_out, split_ordered, split_random
+from kdtfrs.data.split import (SplitData, hold_out_validation, split_leave_one_out,
+                               split_ordered, split_random)
 from kdtfrs.data.synthetic import make_synthetic
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "PairExclusion",
     "SplitData",
     "bpr_triples",
+    "hold_out_validation",
     "index_ids",
     "load_citeulike",
     "load_csv",

@@ -6,7 +6,8 @@ import pytest
 from kdtfrs.data.errors import DataFormatError
 from kdtfrs.data.interactions import Interactions
 from kdtfrs.data.matrix import InteractionMatrix
-from kdtfrs.data.split import SplitData, split_leave_one_out, split_ordered, split_random
+from kdtfrs.data.split import (SplitData, hold_out_validation, split_leave_one_out,
+                               split_ordered, split_random)
 from kdtfrs.data.synthetic import make_synthetic
 
 
@@ -101,3 +102,36 @@ def test_split_data_checks_shapes():
     matrix = InteractionMatrix.from_pairs([0], [0], 1, 2)
     with pytest.raises(DataFormatError, match="SplitData.train has shape"):
         SplitData(matrix, matrix, matrix, np.arange(2), np.arange(2))
+
+
+def _without_validation(seed=5):
+    data = make_synthetic(num_users=50, num_items=90, mean_interactions_per_user=14, seed=seed)
+    split = split_random(data, ratios=(0.8, 0.0, 0.2), seed=seed)
+    assert split.valid.nnz == 0
+    return split
+
+
+def test_hold_out_validation_moves_train_pairs_only_by_the_floor_rule():
+    given = _without_validation()
+    held = hold_out_validation(given, fraction=0.1, seed=2)
+    train, valid = _pairs(held.train), _pairs(held.valid)
+    assert not train & valid
+    assert train | valid == _pairs(given.train)
+    assert _pairs(held.test) == _pairs(given.test)
+    expected = np.array([_reference_sizes(n, 0.9, 0.1)[:2] for n in given.train.row_lengths()])
+    np.testing.assert_array_equal(
+        np.stack([held.train.row_lengths(), held.valid.row_lengths()], axis=1), expected)
+
+
+def test_hold_out_validation_is_seeded():
+    given = _without_validation()
+    first, again, other = (hold_out_validation(given, seed=s) for s in (1, 1, 2))
+    assert _pairs(first.valid) == _pairs(again.valid)
+    assert _pairs(first.valid) != _pairs(other.valid)
+
+
+def test_hold_out_validation_refuses_a_split_with_validation_or_a_bad_fraction():
+    with pytest.raises(DataFormatError, match="already has a validation part"):
+        hold_out_validation(split_random(make_synthetic(seed=0)))
+    with pytest.raises(DataFormatError, match="fraction must lie in"):
+        hold_out_validation(_without_validation(), fraction=1.0)
