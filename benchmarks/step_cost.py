@@ -8,8 +8,11 @@ evaluation, the input pipeline and whatever else the machine runs): one fixed ba
 student's BPR step alone and with each method's weighted term, each step a compiled
 ``tf.function`` (loss, gradients, LazyAdam update), timed over ``--repeats`` calls after a
 warm-up. The teacher is untrained: cost does not depend on its weights. Also reports the
-once-per-run ``prepare`` (teacher lists, computed afresh per method) and the per-epoch ``refresh`` (student lists).
-Run it on a quiet machine. Records: benchmarks/results/step_cost.json, one per
+once-per-run ``prepare`` (teacher lists, computed afresh per method) and the per-epoch
+``refresh`` (student lists). ``--touch N ...`` adds a floor per N: the BPR step plus a term
+that only scores N fixed items per example with the student (a dot product, no loss math),
+i.e. the gather of B x N item rows and the scatter of their gradients that any method
+distilling N items per example pays. Run it on a quiet machine. Records: benchmarks/results/step_cost.json, one per
 dataset x method (rerun to replace).
 """
 
@@ -55,6 +58,18 @@ def training_step(student, optimizer, batch, method=None):
     return step
 
 
+def touch_items(num_items, batch_size, count):
+    """A stand-in term scoring ``count`` fixed random items per example (method "touch-N")."""
+    items = tf.random.stateless_uniform([batch_size, count], [3, count], 0, num_items, tf.int64)
+
+    class Touch:
+        def weighted_loss(self, batch, student, seed):
+            return 1e-3 * tf.reduce_mean(student.score(batch["user"], items, training=True),
+                                         axis=1)
+
+    return Touch()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -65,6 +80,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--methods", nargs="+", default=list(methods.METHODS),
                         choices=list(methods.METHODS))
+    parser.add_argument("--touch", nargs="*", type=int, default=[], metavar="N",
+                        help="also time the gather/scatter floor of N items per example")
     parser.add_argument("--results", default=str(HERE / "results" / "step_cost.json"))
     args = parser.parse_args(argv)
 
@@ -97,6 +114,15 @@ def main(argv=None):
                      "prepare_seconds": round(prepare, 2), "refresh_seconds": round(refresh, 2)})
         print(f"{method_id}: {step_ms:.1f} ms per step ({step_ms / scratch_ms:.1f}x scratch), "
               f"prepare {prepare:.2f} s, refresh {refresh:.2f} s", flush=True)
+    for count in args.touch:
+        term = touch_items(split.num_items, args.batch_size, count)
+        step_ms = milliseconds_per_call(
+            training_step(student, LazyAdam(1e-3), batch, term), args.repeats)
+        results.add({**common, "method": f"touch-{count}", "step_ms": round(step_ms, 2),
+                     "x_scratch": round(step_ms / scratch_ms, 2), "prepare_seconds": 0.0,
+                     "refresh_seconds": 0.0})
+        print(f"touch-{count}: {step_ms:.1f} ms per step ({step_ms / scratch_ms:.1f}x scratch)",
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -34,14 +34,11 @@ def tune_one(split, dataset, dim, l2, learning_rate, args, work):
     fit = FitConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=learning_rate,
                     patience=args.patience, eval_every=args.eval_every)
     model = BackboneSpec("bpr_mf", dim, l2=l2).build(split, fit.seed)
-    history = fit_model(model, model, split, fit, work, verbose=args.verbose)
-    scores = history.history[MONITOR]
-    best = max(range(len(scores)), key=scores.__getitem__)
-    summary = history_summary(history)
+    summary = history_summary(fit_model(model, model, split, fit, work, verbose=args.verbose))
     return {
         "dataset": dataset, "dim": dim, "l2": l2, "learning_rate": learning_rate,
-        "batch_size": args.batch_size, "held_out_ndcg@20": scores[best],
-        "best_epoch": (best + 1) * args.eval_every, "epochs_run": summary["epochs"],
+        "batch_size": args.batch_size, "held_out_ndcg@20": summary["best_" + MONITOR],
+        "best_epoch": summary["best_epoch"], "epochs_run": summary["epochs"],
         "seconds_per_epoch": summary["seconds_per_epoch"],
     }
 

@@ -11,6 +11,8 @@ import dataclasses
 import pathlib
 import time
 
+import numpy as np
+
 from kdtfrs._keras import keras
 from kdtfrs.data import bpr_triples
 from kdtfrs.evaluation import EvaluationCallback
@@ -77,6 +79,9 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
       checkpoint_dir: if given, training state is backed up there every epoch and a rerun
         resumes from it (``keras.callbacks.BackupAndRestore``, with the early-stopping state
         and the epochs already run: ``kdtfrs.resumable``); the History then covers them all.
+
+    The History has one value per epoch for every key, NaN where a metric was not logged
+    (validation metrics with ``config.eval_every > 1``).
     """
     keras.utils.set_random_seed(config.seed)
     model.compile(optimizer=config.make_optimizer())
@@ -85,7 +90,6 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
     callback_list = [timer]
     if hasattr(model, "refresh_callback"):
         callback_list.insert(0, model.refresh_callback())
-    history_backup = None
     if checkpoint_dir is not None:
         pathlib.Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
     if split.valid.nnz:
@@ -96,16 +100,18 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
         callback_list.append(
             keras.callbacks.EarlyStopping(**stopping) if checkpoint_dir is None
             else ResumableEarlyStopping(checkpoint_dir, **stopping))
+    history_backup = ResumableHistory(checkpoint_dir)
+    callback_list.append(history_backup)
     if checkpoint_dir is not None:
-        history_backup = ResumableHistory(checkpoint_dir)
-        callback_list += [history_backup, keras.callbacks.BackupAndRestore(str(checkpoint_dir))]
+        callback_list.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir)))
     callback_list.extend(callbacks)
     history = model.fit(dataset, epochs=config.epochs, callbacks=callback_list, verbose=verbose)
-    return history_backup.merge_into(history) if history_backup else history
+    return history_backup.merge_into(history)
 
 
 def history_summary(history) -> dict:
-    """Epochs run, mean epoch seconds, mean refresh seconds, best validation NDCG@20.
+    """Epochs run, mean epoch seconds, mean refresh seconds, best validation NDCG@20 and the
+    (1-based) epoch it was reached at, for a History of ``fit_model``.
 
     The first epoch also traces the training graph: it is left out of the mean epoch time
     when there are later epochs.
@@ -119,8 +125,11 @@ def history_summary(history) -> dict:
         "seconds_per_epoch": float(sum(seconds) / len(seconds)) if seconds else None,
         "refresh_seconds": float(sum(refresh) / len(refresh)) if refresh else 0.0,
     }
-    if MONITOR in logs:
-        summary["best_" + MONITOR] = float(max(logs[MONITOR]))
+    scores = np.asarray(logs.get(MONITOR, []), dtype=np.float64)
+    if np.isfinite(scores).any():
+        best = int(np.nanargmax(scores))
+        summary["best_" + MONITOR] = float(scores[best])
+        summary["best_epoch"] = int(history.epoch[best]) + 1
     return summary
 
 

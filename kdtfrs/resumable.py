@@ -63,17 +63,24 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
 class ResumableHistory(keras.callbacks.Callback):
     """Keeps every epoch's logs in ``directory`` so ``merge_into`` can give the ``History`` of
-    a resumed ``fit`` the epochs run before the interruption too."""
+    a resumed ``fit`` the epochs run before the interruption too.
 
-    def __init__(self, directory):
+    ``merge_into`` also aligns the logs: one value per epoch for every key, NaN where a metric
+    was not logged (e.g. validation metrics on the epochs ``EvaluationCallback(every=...)``
+    skips), where Keras' ``History`` would append only the values present. With
+    ``directory=None`` nothing is written: it only aligns.
+    """
+
+    def __init__(self, directory=None):
         super().__init__()
-        self.directory = pathlib.Path(directory)
+        self.directory = None if directory is None else pathlib.Path(directory)
         self.epochs = []  # (epoch, logs) in order
         self._resumed = False
 
     def on_train_begin(self, logs=None):
-        path = self.directory / HISTORY_FILE
-        self.epochs = [tuple(entry) for entry in json.loads(path.read_text())] if path.exists() else []
+        path = None if self.directory is None else self.directory / HISTORY_FILE
+        self.epochs = ([tuple(entry) for entry in json.loads(path.read_text())]
+                       if path is not None and path.exists() else [])
         self._resumed = False
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -83,11 +90,13 @@ class ResumableHistory(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.epochs.append((epoch, {key: float(value) for key, value in (logs or {}).items()}))
-        self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / HISTORY_FILE).write_text(json.dumps(self.epochs))
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            (self.directory / HISTORY_FILE).write_text(json.dumps(self.epochs))
 
     def on_train_end(self, logs=None):
-        (self.directory / HISTORY_FILE).unlink(missing_ok=True)
+        if self.directory is not None:
+            (self.directory / HISTORY_FILE).unlink(missing_ok=True)
 
     def merge_into(self, history):
         """Replaces ``history``'s epochs and logs by those of every epoch run; returns it."""

@@ -48,6 +48,23 @@ def test_a_resumed_fit_reports_every_epoch(split, tmp_path):
     assert not any(tmp_path.iterdir())  # state removed at the end
 
 
+@pytest.mark.parametrize("with_checkpoints", [False, True])
+def test_history_has_one_value_per_epoch_and_the_best_epoch_with_sparse_evaluation(
+        split, tmp_path, with_checkpoints):
+    config = FitConfig(epochs=6, batch_size=64, learning_rate=0.01, patience=100, eval_every=2)
+    model = BPRMF(split.num_users, split.num_items, 4, seed=0)
+    seen = Interrupt(epoch=None)
+    history = fit_model(model, model, split, config, tmp_path if with_checkpoints else None,
+                        verbose=0, callbacks=[seen])
+    scores = np.asarray(history.history["val_ndcg@20"])
+    assert scores.shape == (6,) and np.isnan(scores[0::2]).all()
+    evaluated = [logs["val_ndcg@20"] for logs in seen.logs if "val_ndcg@20" in logs]
+    np.testing.assert_allclose(scores[1::2], evaluated, rtol=1e-6)
+    summary = history_summary(history)
+    assert summary["best_val_ndcg@20"] == pytest.approx(max(evaluated))
+    assert summary["best_epoch"] == 2 * (int(np.argmax(evaluated)) + 1)
+
+
 def test_early_stopping_state_survives_a_restart(tmp_path):
     model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
     first = ResumableEarlyStopping(tmp_path, monitor="val_ndcg@20", mode="max", patience=3,
