@@ -6,7 +6,8 @@
 Per dataset: a BPR-MF teacher (400-d on CiteULike-t, 300-d on Gowalla, METHODS.md 1.4) is
 trained once (seed 0) and kept under --work; then, per seed, a 20-d BPR-MF student from
 scratch and one per method, all with the same optimiser, epochs and early stopping on
-validation NDCG@20 (Gowalla's given split has no validation part: fixed epochs). Test metrics
+validation NDCG@20 (Gowalla's given split has no validation part: the epochs and l2 chosen by
+benchmarks/tune.py on held-out training pairs). Test metrics
 mask training (and validation) items. Records go to benchmarks/results/distill.json, one per
 dataset x method x seed; finished records are skipped, and a run in progress resumes from
 its checkpoint. ``python benchmarks/report.py`` turns the records into docs/benchmarks.md.
@@ -46,13 +47,13 @@ SETTINGS = {
         "params": {},
     },
     "gowalla": {
-        "teacher": BackboneSpec("bpr_mf", 300, l2=1e-4),
+        # l2 and epochs chosen on 10% of the training pairs held out (benchmarks/tune.py,
+        # docs/benchmarks.md): the best held-out NDCG@20 of l2 in {1e-4, 1e-3, 1e-2} and
+        # the epoch it was reached at; both then train on all the training pairs.
+        "teacher": BackboneSpec("bpr_mf", 300, l2=1e-3),
         "student": BackboneSpec("bpr_mf", 20, l2=1e-4),
-        # Not yet a teacher: NDCG@20 0.0937 after 60 epochs and 0.0942 after 200, below the
-        # 20-d scratch student's 0.1006 (2026-12-01). Its l2 and learning rate need tuning on
-        # a validation part carved from the training pairs (the given split has none).
-        "teacher_fit": FitConfig(epochs=200, batch_size=4096, learning_rate=5e-3),
-        "student_fit": FitConfig(epochs=60, batch_size=4096, learning_rate=5e-3),
+        "teacher_fit": FitConfig(epochs=90, batch_size=4096, learning_rate=5e-3),
+        "student_fit": FitConfig(epochs=25, batch_size=4096, learning_rate=5e-3),
         # KDs gowalla/bpr values where they differ from the CiteULike defaults.
         "params": {
             "rrd": {"weight": 0.005, "temperature": 100.0},
