@@ -6,8 +6,8 @@
 Isolates the per-step cost from the epoch times of ``benchmarks/distill.py`` (which also hold
 evaluation, the input pipeline and whatever else the machine runs): one fixed batch, the
 student's BPR step alone and with each method's weighted term, each step a compiled
-``tf.function`` (loss, gradients, LazyAdam update), timed over ``--repeats`` calls after a
-warm-up. The teacher is untrained: cost does not depend on its weights. Also reports the
+``tf.function`` (loss, gradients, LazyAdam update), timed as the fastest of 5 rounds of
+``--repeats`` calls after a warm-up. The teacher is untrained: cost does not depend on its weights. Also reports the
 once-per-run ``prepare`` (teacher lists, computed afresh per method) and the per-epoch
 ``refresh`` (student lists). ``--touch N ...`` adds a floor per N: the BPR step plus a term
 that only scores N fixed items per example with the student (a dot product, no loss math),
@@ -35,12 +35,16 @@ from kdtfrs.signals import TeacherSignals  # noqa: E402
 HERE = pathlib.Path(__file__).resolve().parent
 
 
-def milliseconds_per_call(function, repeats):
+def milliseconds_per_call(function, repeats, rounds=5):
+    """Mean time of ``repeats`` calls, the fastest of ``rounds`` rounds (as ``timeit``)."""
     function()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        function()
-    return (time.perf_counter() - start) / repeats * 1000.0
+    means = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            function()
+        means.append((time.perf_counter() - start) / repeats * 1000.0)
+    return min(means)
 
 
 def training_step(student, optimizer, batch, method=None):
