@@ -42,7 +42,7 @@ SETTINGS = {
         # L2 tuned on validation NDCG@20 over {1e-3, 1e-2, 3e-2, 1e-1} (teacher) and
         # {1e-3, 1e-2} (student): 1e-2 for both. Patience 20: with 5, validation noise
         # stopped the scratch student at 12-16 epochs on two seeds of three (test NDCG@20
-        # 0.0104 +- 0.0025 against 0.0129 +- 0.0004 with 20; benchmarks/notes.md).
+        # 0.0104 +- 0.0025, results/distill-patience5.json; 0.0130 +- 0.0004 with 20).
         "teacher": BackboneSpec("bpr_mf", 400, l2=1e-2),
         "student": BackboneSpec("bpr_mf", 20, l2=1e-2),
         "teacher_fit": FitConfig(epochs=200, batch_size=2048, learning_rate=5e-3, patience=20),

@@ -151,10 +151,12 @@ def tuning_section(records):
 
 def step_cost_section(records):
     lines = ["## Cost of one training step", "",
-             "Command: `python benchmarks/step_cost.py` (one fixed batch, each step a compiled "
-             "`tf.function`: the student's BPR loss plus the method's term, gradients and the "
-             "LazyAdam update; no input pipeline, no evaluation). `prepare` is the one-off "
-             "teacher pass, `refresh` the per-epoch student pass (first call, tracing included).",
+             "Command: `python benchmarks/step_cost.py --touch 2 8 50 150 300` (one fixed "
+             "batch, each step a compiled `tf.function`: the student's BPR loss plus the "
+             "method's term, gradients and the LazyAdam update; no input pipeline, no "
+             "evaluation; fastest of 5 rounds). `prepare` is the one-off teacher pass, "
+             "`refresh` the per-epoch student pass (first call, tracing included). `touch-N`: "
+             "a term that only scores N fixed items per example, the gather/scatter floor.",
              ""]
     if not records:
         return lines + ["No record yet.", ""]

@@ -1,19 +1,19 @@
 """What one training step of each distillation method costs next to a scratch (BPR) step.
 
-    python benchmarks/step_cost.py                        # CiteULike-t, batch 2048
+    python benchmarks/step_cost.py --touch 2 8 50 150 300 # CiteULike-t, batch 2048
     python benchmarks/step_cost.py --dataset synthetic --teacher-dim 64 --student-dim 8
 
 Isolates the per-step cost from the epoch times of ``benchmarks/distill.py`` (which also hold
 evaluation, the input pipeline and whatever else the machine runs): one fixed batch, the
 student's BPR step alone and with each method's weighted term, each step a compiled
 ``tf.function`` (loss, gradients, LazyAdam update), timed as the fastest of 5 rounds of
-``--repeats`` calls after a warm-up. The teacher is untrained: cost does not depend on its weights. Also reports the
-once-per-run ``prepare`` (teacher lists, computed afresh per method) and the per-epoch
-``refresh`` (student lists). ``--touch N ...`` adds a floor per N: the BPR step plus a term
-that only scores N fixed items per example with the student (a dot product, no loss math),
-i.e. the gather of B x N item rows and the scatter of their gradients that any method
-distilling N items per example pays. Run it on a quiet machine. Records: benchmarks/results/step_cost.json, one per
-dataset x method (rerun to replace).
+``--repeats`` calls after a warm-up. The teacher is untrained: cost does not depend on its
+weights. Also reports the once-per-run ``prepare`` (teacher lists, computed afresh per
+method) and the per-epoch ``refresh`` (student lists). ``--touch N ...`` adds a floor per N:
+the BPR step plus a term that only scores N fixed items per example with the student (a dot
+product, no loss math), i.e. the gather of B x N item rows and the scatter of their
+gradients that any method distilling N items per example pays. Run it on a quiet machine.
+Records: benchmarks/results/step_cost.json, one per dataset x method (rerun to replace).
 """
 
 from __future__ import annotations
