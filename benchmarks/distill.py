@@ -11,7 +11,9 @@ validation NDCG@20 (Gowalla's given split has no validation part: the epochs and
 benchmarks/tune.py on held-out training pairs). Test metrics
 mask training (and validation) items. Records go to benchmarks/results/distill.json, one per
 dataset x method x seed; finished records are skipped, and a run in progress resumes from
-its checkpoint. ``python benchmarks/report.py`` turns the records into docs/benchmarks.md.
+its checkpoint. A record or checkpoint made with other settings (e.g. a retuned weight) stops
+the run with what to move aside, so results of two settings never mix.
+``python benchmarks/report.py`` turns the records into docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from benchmarks.records import ResultsFile  # noqa: E402
+from benchmarks.records import (ResultsFile, claim_checkpoint, plain,  # noqa: E402
+                                stale_record_error)
 from kdtfrs import methods, model_dir  # noqa: E402
 from kdtfrs.experiment import (BackboneSpec, DataSpec, distill_student,  # noqa: E402
                                train_backbone)
@@ -66,6 +69,13 @@ SETTINGS = {
         },
     },
 }
+
+
+def build_method(settings, method_id):
+    """The method ``method_id`` with this dataset's settings; None for the scratch student."""
+    if method_id == "scratch":
+        return None
+    return methods.get(method_id, **settings["params"].get(method_id, {}))
 
 
 def teacher_dir(work, dataset):
@@ -114,17 +124,23 @@ def run(args):
         student = settings["student"]
         for seed in args.seeds:
             for method_id in ["scratch", *args.methods]:
-                if results.has(dataset=dataset, method=method_id, seed=seed):
+                method = build_method(settings, method_id)
+                config = plain(method.get_config()) if method else {}
+                record = results.get(dataset=dataset, method=method_id, seed=seed)
+                if record is not None:
+                    if record["config"] != config:
+                        raise SystemExit(stale_record_error(results.path, record, config))
                     continue
-                params = settings["params"].get(method_id, {})
-                method = None if method_id == "scratch" else methods.get(method_id, **params)
                 fit = dataclasses.replace(settings["student_fit"], seed=seed)
+                checkpoint = claim_checkpoint(
+                    pathlib.Path(args.work) / dataset / f"{method_id}-{seed}",
+                    {"method": method_id, "config": config,
+                     "student": dataclasses.asdict(student), "fit": dataclasses.asdict(fit)})
                 print(f"== {dataset} {method_id} seed {seed}", flush=True)
                 start = time.perf_counter()
                 _, result = distill_student(teacher, split, data_spec, method, student, fit,
                                             verbose=args.verbose, signals=signals,
-                                            checkpoint_dir=pathlib.Path(args.work) / dataset
-                                            / f"{method_id}-{seed}")
+                                            checkpoint_dir=checkpoint)
                 results.add(record_of(dataset, method_id, seed, result, teacher_name,
                                       student.dim, time.perf_counter() - start))
 

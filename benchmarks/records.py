@@ -41,3 +41,37 @@ class ResultsFile:
         temporary = self.path.with_suffix(".tmp")
         temporary.write_text(json.dumps(self.records, indent=1) + "\n")
         os.replace(temporary, self.path)
+
+
+def plain(value):
+    """``value`` as it reads back from JSON (tuples become lists), for comparing configs."""
+    return json.loads(json.dumps(value))
+
+
+def stale_record_error(path, record, config) -> str:
+    return (
+        f"{path}: the record {record['dataset']} {record['method']} seed {record['seed']} was "
+        f"made with {record['config']}, but the settings now give {config}. Move that record "
+        "to another file (e.g. results/distill-superseded.json) and delete its checkpoint "
+        "directory to rerun it with the current settings; nothing was changed."
+    )
+
+
+def claim_checkpoint(directory, config) -> pathlib.Path:
+    """Returns ``directory`` for a run of ``config``, refusing one left by another config.
+
+    A run resumes from its checkpoint directory; resuming the state of different settings
+    would silently mix two runs, so the directory keeps the config it was made for.
+    """
+    directory = pathlib.Path(directory)
+    path = directory / "run_config.json"
+    config = plain(config)
+    if path.exists() and json.loads(path.read_text()) != config:
+        raise SystemExit(
+            f"{directory} holds the state of a run with {path.read_text().strip()}, but this "
+            f"run has {config}. Delete that directory to start this run afresh; nothing was "
+            "changed."
+        )
+    directory.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(config) + "\n")
+    return directory

@@ -1,0 +1,97 @@
+"""Distillation weights (lambda) chosen on CiteULike-t's validation part.
+
+    python benchmarks/tune_weights.py --methods unkd ir_rrd --factors 0.1 10
+
+Each method distils a student with lambda = factor x the weight benchmarks/distill.py gives
+it (its SETTINGS, else the method's default), under distill.py's protocol for seed 0: same
+teacher, student, optimiser, at most 200 epochs, early stopping on validation NDCG@20 with
+patience 20. A record keeps the best validation NDCG@20 and its epoch; the test metrics
+are not recorded, so the choice never sees the test part. Factor 1 is distill.py's seed-0
+run itself: its record in results/distill.json is read, not rerun. Records:
+benchmarks/results/weights.json, one per dataset x method x weight; resumable like every
+benchmark here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks.distill import (ALL_METHODS, SETTINGS, build_method,  # noqa: E402
+                                get_teacher)
+from benchmarks.records import ResultsFile, claim_checkpoint, plain  # noqa: E402
+from kdtfrs import methods  # noqa: E402
+from kdtfrs.experiment import distill_student  # noqa: E402
+from kdtfrs.fitting import MONITOR  # noqa: E402
+from kdtfrs.signals import TeacherSignals  # noqa: E402
+
+HERE = pathlib.Path(__file__).resolve().parent
+KEY = ("dataset", "method", "weight")
+DATASET = "citeulike-t"  # the dataset of the sweep with a validation part
+
+
+def weighted_method(settings, method_id, factor):
+    base = build_method(settings, method_id)
+    config = {**base.get_config(), "weight": float(f"{base.weight * factor:.6g}")}
+    return methods.get(method_id, **config)
+
+
+def run(args):
+    results = ResultsFile(args.results, KEY)
+    settings = SETTINGS[DATASET]
+    fit = dataclasses.replace(settings["student_fit"], seed=0)
+    student = settings["student"]
+    teacher = signals = None
+    for method_id in args.methods:
+        for factor in args.factors:
+            method = weighted_method(settings, method_id, factor)
+            fields = dict(dataset=DATASET, method=method_id, weight=method.weight)
+            if results.has(**fields):
+                continue
+            if teacher is None:
+                teacher, split, data_spec, _ = get_teacher(
+                    DATASET, settings, args.work, ResultsFile(args.distill_results,
+                                                              ("dataset", "method", "seed")),
+                    args.verbose)
+                signals = TeacherSignals(teacher, split.train)
+            config = plain(method.get_config())
+            checkpoint = claim_checkpoint(
+                pathlib.Path(args.work) / DATASET / f"weight-{method_id}-{method.weight:g}",
+                {"method": method_id, "config": config,
+                 "student": dataclasses.asdict(student), "fit": dataclasses.asdict(fit)})
+            print(f"== {fields}", flush=True)
+            _, result = distill_student(teacher, split, data_spec, method, student, fit,
+                                        verbose=args.verbose, signals=signals,
+                                        checkpoint_dir=checkpoint)
+            training = result["training"]
+            results.add({**fields, "factor": factor, "config": config,
+                         "val_ndcg@20": training["best_" + MONITOR],
+                         "best_epoch": training["best_epoch"], "epochs": training["epochs"],
+                         "seconds_per_epoch": training["seconds_per_epoch"]})
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--methods", nargs="+", required=True, choices=ALL_METHODS)
+    parser.add_argument("--factors", nargs="+", type=float, default=[0.1, 10.0],
+                        help="multiples of the weight distill.py uses (1: its own record)")
+    parser.add_argument("--results", default=str(HERE / "results" / "weights.json"))
+    parser.add_argument("--distill-results", default=str(HERE / "results" / "distill.json"),
+                        help="where the teacher's record goes if the teacher is trained here")
+    parser.add_argument("--work", default=str(HERE / "checkpoints"),
+                        help="the teachers and resumable training state")
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    args = parser.parse_args(argv)
+    if 1.0 in args.factors:
+        parser.error("factor 1 is distill.py's own seed-0 run (results/distill.json); "
+                     "leave it out of --factors.")
+    run(args)
+
+
+if __name__ == "__main__":
+    main()
