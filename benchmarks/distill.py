@@ -50,7 +50,10 @@ SETTINGS = {
         "student": BackboneSpec("bpr_mf", 20, l2=1e-2),
         "teacher_fit": FitConfig(epochs=200, batch_size=2048, learning_rate=5e-3, patience=20),
         "student_fit": FitConfig(epochs=200, batch_size=2048, learning_rate=5e-3, patience=20),
-        "params": {},
+        # Weights chosen on validation NDCG@20 (benchmarks/tune_weights.py, seed 0).
+        "params": {
+            "unkd": {"weight": 0.05},
+        },
     },
     "gowalla": {
         # l2 and epochs chosen on 10% of the training pairs held out (benchmarks/tune.py,

@@ -150,39 +150,30 @@ def tuning_section(records):
 
 
 def weights_section(records, distill):
-    """Validation NDCG@20 per method and weight; factor 1 is distill.py's seed-0 record."""
+    """Validation NDCG@20 per method and weight, the best one of each method marked."""
     lines = ["## Distillation weights on CiteULike-t validation", "",
-             "Command: `python benchmarks/tune_weights.py --methods M ... --factors 0.1 10` "
+             "Command: `python benchmarks/tune_weights.py --methods M ... --factors 0.1 1 10` "
              "(resumable). Seed 0 under distill.py's protocol with lambda scaled by each "
-             "factor; best validation NDCG@20 (epoch). The x1 column is distill.py's own "
-             "seed-0 run; the test part is not used for the choice.", ""]
+             "factor of the weight distill.py used; best validation NDCG@20 and its epoch. "
+             "The test part is not used for the choice; the chosen weight (bold) goes to "
+             "distill.py's SETTINGS.", ""]
     if not records:
         return lines + ["No record yet.", ""]
-    seed0 = {r["method"]: r for r in distill
-             if r["dataset"] == "citeulike-t" and r["seed"] == 0}
-    factors = sorted({r["factor"] for r in records} | {1.0})
-    scratch = seed0.get("scratch", {}).get("best_val_ndcg@20")
-    if scratch is not None:
-        lines += [f"Scratch student, seed 0: {scratch:.4f}.", ""]
-    lines += ["| method | " + " | ".join(f"x{f:g}" for f in factors) + " |",
-              "|---|" + "---|" * len(factors)]
+    scratch = [r["best_val_ndcg@20"] for r in distill
+               if r["dataset"] == "citeulike-t" and r["method"] == "scratch" and r["seed"] == 0]
+    if scratch:
+        lines += [f"Scratch student, seed 0: validation NDCG@20 {scratch[0]:.4f}.", ""]
+    lines += ["| method | λ | val ndcg@20 | best epoch | epochs run | run by |",
+              "|---|---|---|---|---|---|"]
     for method in METHOD_ORDER:
-        runs = {r["factor"]: r for r in records if r["method"] == method}
+        runs = sorted((r for r in records if r["method"] == method), key=lambda r: r["weight"])
         if not runs:
             continue
-        if method in seed0:
-            base = seed0[method]
-            runs[1.0] = {"weight": base["config"]["weight"], "epochs": base["epochs"],
-                         "val_ndcg@20": base["best_val_ndcg@20"], "best_epoch": None}
-        cells = []
-        for factor in factors:
-            r = runs.get(factor)
-            if r is None:
-                cells.append("–")
-                continue
-            epoch = f", epoch {r['best_epoch']}" if r["best_epoch"] else ""
-            cells.append(f"{r['val_ndcg@20']:.4f} (λ {r['weight']:g}{epoch})")
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+        best = max(runs, key=lambda r: r["val_ndcg@20"])
+        for r in runs:
+            weight = f"**{r['weight']:g}**" if r is best else f"{r['weight']:g}"
+            lines.append(f"| {method} | {weight} | {r['val_ndcg@20']:.4f} "
+                         f"| {r['best_epoch'] or '–'} | {r['epochs']} | {r['from']} |")
     return lines + [""]
 
 

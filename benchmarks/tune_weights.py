@@ -1,15 +1,16 @@
 """Distillation weights (lambda) chosen on CiteULike-t's validation part.
 
-    python benchmarks/tune_weights.py --methods unkd ir_rrd --factors 0.1 10
+    python benchmarks/tune_weights.py --methods unkd ir_rrd --factors 0.1 1 10
 
 Each method distils a student with lambda = factor x the weight benchmarks/distill.py gives
 it (its SETTINGS, else the method's default), under distill.py's protocol for seed 0: same
 teacher, student, optimiser, at most 200 epochs, early stopping on validation NDCG@20 with
 patience 20. A record keeps the best validation NDCG@20 and its epoch; the test metrics
-are not recorded, so the choice never sees the test part. Factor 1 is distill.py's seed-0
-run itself: its record in results/distill.json is read, not rerun. Records:
-benchmarks/results/weights.json, one per dataset x method x weight; resumable like every
-benchmark here.
+are not recorded, so the choice never sees the test part. A weight that distill.py has
+already run for seed 0 (factor 1, until the settings change) is copied from its record in
+results/distill.json, not rerun. Records: benchmarks/results/weights.json, one per dataset x
+method x weight (absolute, so records stay valid when the settings move to the chosen
+weight); resumable like every benchmark here.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def run(args):
     settings = SETTINGS[DATASET]
     fit = dataclasses.replace(settings["student_fit"], seed=0)
     student = settings["student"]
+    distilled = ResultsFile(args.distill_results, ("dataset", "method", "seed"))
     teacher = signals = None
     for method_id in args.methods:
         for factor in args.factors:
@@ -52,13 +54,18 @@ def run(args):
             fields = dict(dataset=DATASET, method=method_id, weight=method.weight)
             if results.has(**fields):
                 continue
+            config = plain(method.get_config())
+            done = distilled.get(dataset=DATASET, method=method_id, seed=0)
+            if done is not None and done["config"] == config:
+                results.add({**fields, "config": config, "from": "distill.py seed 0",
+                             "val_ndcg@20": done["best_val_ndcg@20"], "best_epoch": None,
+                             "epochs": done["epochs"],
+                             "seconds_per_epoch": done["seconds_per_epoch"]})
+                continue
             if teacher is None:
                 teacher, split, data_spec, _ = get_teacher(
-                    DATASET, settings, args.work, ResultsFile(args.distill_results,
-                                                              ("dataset", "method", "seed")),
-                    args.verbose)
+                    DATASET, settings, args.work, distilled, args.verbose)
                 signals = TeacherSignals(teacher, split.train)
-            config = plain(method.get_config())
             checkpoint = claim_checkpoint(
                 pathlib.Path(args.work) / DATASET / f"weight-{method_id}-{method.weight:g}",
                 {"method": method_id, "config": config,
@@ -68,7 +75,7 @@ def run(args):
                                         verbose=args.verbose, signals=signals,
                                         checkpoint_dir=checkpoint)
             training = result["training"]
-            results.add({**fields, "factor": factor, "config": config,
+            results.add({**fields, "config": config, "from": "tune_weights.py",
                          "val_ndcg@20": training["best_" + MONITOR],
                          "best_epoch": training["best_epoch"], "epochs": training["epochs"],
                          "seconds_per_epoch": training["seconds_per_epoch"]})
@@ -78,19 +85,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", required=True, choices=ALL_METHODS)
-    parser.add_argument("--factors", nargs="+", type=float, default=[0.1, 10.0],
-                        help="multiples of the weight distill.py uses (1: its own record)")
+    parser.add_argument("--factors", nargs="+", type=float, default=[0.1, 1.0, 10.0],
+                        help="multiples of the weight distill.py uses")
     parser.add_argument("--results", default=str(HERE / "results" / "weights.json"))
     parser.add_argument("--distill-results", default=str(HERE / "results" / "distill.json"),
-                        help="where the teacher's record goes if the teacher is trained here")
+                        help="distill.py's records: its seed-0 runs, and the teacher's record "
+                             "if the teacher is trained here")
     parser.add_argument("--work", default=str(HERE / "checkpoints"),
                         help="the teachers and resumable training state")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
-    args = parser.parse_args(argv)
-    if 1.0 in args.factors:
-        parser.error("factor 1 is distill.py's own seed-0 run (results/distill.json); "
-                     "leave it out of --factors.")
-    run(args)
+    run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
