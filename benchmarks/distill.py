@@ -97,8 +97,25 @@ def record_of(dataset, method, seed, result, teacher_name, student_dim, seconds)
         "epochs": training["epochs"], "wall_seconds": round(seconds, 1),
         # The early-stopping metric (None on Gowalla, which has no validation part).
         "best_val_ndcg@20": training.get("best_val_ndcg@20"),
+        "best_epoch": training.get("best_epoch"),
         "config": result.get("method_config", {}),
     }
+
+
+def train_student(teacher, split, data_spec, signals, method, student, fit, checkpoint,
+                  verbose):
+    """Distils (or, with ``method`` None, trains) one student, resuming from ``checkpoint``.
+
+    The directory is claimed for this exact run (``claim_checkpoint``), so the state of a run
+    with other settings is never resumed. Returns ``distill_student``'s result.
+    """
+    config = plain(method.get_config()) if method else {}
+    claim_checkpoint(checkpoint, {"method": method.method_id if method else "scratch",
+                                  "config": config, "student": dataclasses.asdict(student),
+                                  "fit": dataclasses.asdict(fit)})
+    _, result = distill_student(teacher, split, data_spec, method, student, fit,
+                                verbose=verbose, signals=signals, checkpoint_dir=checkpoint)
+    return result
 
 
 def get_teacher(dataset, settings, work, results, verbose):
@@ -135,15 +152,11 @@ def run(args):
                         raise SystemExit(stale_record_error(results.path, record, config))
                     continue
                 fit = dataclasses.replace(settings["student_fit"], seed=seed)
-                checkpoint = claim_checkpoint(
-                    pathlib.Path(args.work) / dataset / f"{method_id}-{seed}",
-                    {"method": method_id, "config": config,
-                     "student": dataclasses.asdict(student), "fit": dataclasses.asdict(fit)})
                 print(f"== {dataset} {method_id} seed {seed}", flush=True)
                 start = time.perf_counter()
-                _, result = distill_student(teacher, split, data_spec, method, student, fit,
-                                            verbose=args.verbose, signals=signals,
-                                            checkpoint_dir=checkpoint)
+                result = train_student(teacher, split, data_spec, signals, method, student,
+                                       fit, pathlib.Path(args.work) / dataset
+                                       / f"{method_id}-{seed}", args.verbose)
                 results.add(record_of(dataset, method_id, seed, result, teacher_name,
                                       student.dim, time.perf_counter() - start))
 

@@ -23,10 +23,9 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.distill import (ALL_METHODS, SETTINGS, build_method,  # noqa: E402
-                                get_teacher)
-from benchmarks.records import ResultsFile, claim_checkpoint, plain  # noqa: E402
+                                get_teacher, train_student)
+from benchmarks.records import ResultsFile, plain  # noqa: E402
 from kdtfrs import methods  # noqa: E402
-from kdtfrs.experiment import distill_student  # noqa: E402
 from kdtfrs.fitting import MONITOR  # noqa: E402
 from kdtfrs.signals import TeacherSignals  # noqa: E402
 
@@ -58,7 +57,8 @@ def run(args):
             done = distilled.get(dataset=DATASET, method=method_id, seed=0)
             if done is not None and done["config"] == config:
                 results.add({**fields, "config": config, "from": "distill.py seed 0",
-                             "val_ndcg@20": done["best_val_ndcg@20"], "best_epoch": None,
+                             "val_ndcg@20": done["best_val_ndcg@20"],
+                             "best_epoch": done.get("best_epoch"),
                              "epochs": done["epochs"],
                              "seconds_per_epoch": done["seconds_per_epoch"]})
                 continue
@@ -66,14 +66,10 @@ def run(args):
                 teacher, split, data_spec, _ = get_teacher(
                     DATASET, settings, args.work, distilled, args.verbose)
                 signals = TeacherSignals(teacher, split.train)
-            checkpoint = claim_checkpoint(
-                pathlib.Path(args.work) / DATASET / f"weight-{method_id}-{method.weight:g}",
-                {"method": method_id, "config": config,
-                 "student": dataclasses.asdict(student), "fit": dataclasses.asdict(fit)})
             print(f"== {fields}", flush=True)
-            _, result = distill_student(teacher, split, data_spec, method, student, fit,
-                                        verbose=args.verbose, signals=signals,
-                                        checkpoint_dir=checkpoint)
+            result = train_student(teacher, split, data_spec, signals, method, student, fit,
+                                   pathlib.Path(args.work) / DATASET
+                                   / f"weight-{method_id}-{method.weight:g}", args.verbose)
             training = result["training"]
             results.add({**fields, "config": config, "from": "tune_weights.py",
                          "val_ndcg@20": training["best_" + MONITOR],
