@@ -2,8 +2,8 @@
 
 from kdtfrs import samplers
 from kdtfrs._keras import tf
-from kdtfrs.methods.base import check_list_length, check_positive, rank_aware_from_list
-from kdtfrs.methods.rrd import RRD, leave_room, list_exclusion
+from kdtfrs.methods.base import check_list_length, check_positive
+from kdtfrs.methods.rrd import RRD, leave_room, list_exclusion, relaxed_ranking_targets
 from kdtfrs.signals import transpose
 
 
@@ -51,23 +51,14 @@ class IRRRD(RRD):
         check_list_length("item_interesting", self.item_interesting, ranked_users.shape[1],
                           "the teacher's user lists")
         self.ranked_users = tf.constant(ranked_users)
-        if self.item_uninteresting:
-            self.uninteresting_users = list_exclusion(train_users, ranked_users)
+        self.uninteresting_users = (list_exclusion(train_users, ranked_users)
+                                    if self.item_uninteresting else None)
 
     def item_side_targets(self, items, seed):
         """(users int32 [B, n], labels) ranking users for each item of ``items`` [B]."""
-        interesting_seed, uninteresting_seed = tf.unstack(samplers.split_seed(seed, 2))
-        users, relevance, _ = rank_aware_from_list(
+        return relaxed_ranking_targets(
             self.ranked_users, items, self.item_interesting, self.item_temperature,
-            interesting_seed,
-        )
-        if not self.item_uninteresting:
-            return users, relevance
-        others = self.uninteresting_users.sample_uniform_excluding(
-            items, self.item_uninteresting, uninteresting_seed
-        )
-        labels = tf.concat([relevance, tf.zeros(tf.shape(others), tf.float32)], axis=1)
-        return tf.concat([users, others], axis=1), labels
+            self.uninteresting_users, self.item_uninteresting, seed)
 
     def weighted_loss(self, features, student, seed):
         user_seed, item_seed = tf.unstack(samplers.split_seed(seed, 2))

@@ -30,6 +30,26 @@ def leave_room(ranked, train: InteractionMatrix):
     return ranked[:, :train.num_items - int(train.row_lengths().max(initial=0)) - 1]
 
 
+def relaxed_ranking_targets(ranked, rows, num_interesting, temperature, uninteresting,
+                            num_uninteresting, seed):
+    """(columns int32 [B, n], labels float32 [B, n]) of RRD for the list rows ``rows`` [B].
+
+    ``num_interesting`` entries of each row's teacher list ``ranked`` drawn with
+    p(r) ~ exp(-(r + 1) / temperature) and kept in teacher order (relevance ``max_rank - r``),
+    then ``num_uninteresting`` entries drawn by ``uninteresting`` (a ``PairExclusion``)
+    uniform outside the list and the training data (relevance 0). Serves the user side
+    (rows are users, columns items) and IR-RRD's item side (rows items, columns users).
+    """
+    interesting_seed, uninteresting_seed = tf.unstack(samplers.split_seed(seed, 2))
+    columns, relevance, _ = rank_aware_from_list(
+        ranked, rows, num_interesting, temperature, interesting_seed)
+    if not num_uninteresting:
+        return columns, relevance
+    others = uninteresting.sample_uniform_excluding(rows, num_uninteresting, uninteresting_seed)
+    labels = tf.concat([relevance, tf.zeros(tf.shape(others), tf.float32)], axis=1)
+    return tf.concat([columns, others], axis=1), labels
+
+
 class RRD(DistillationMethod):
     """Relaxed ranking distillation.
 
@@ -70,23 +90,13 @@ class RRD(DistillationMethod):
             ranked = leave_room(ranked, train)
         check_list_length("num_interesting", self.num_interesting, ranked.shape[1])
         self.ranked = tf.constant(ranked)
-        if self.num_uninteresting:
-            self.uninteresting = list_exclusion(train, ranked)
+        self.uninteresting = list_exclusion(train, ranked) if self.num_uninteresting else None
 
     def targets(self, features, seed):
         self._require_prepared()
-        users = features["user"]
-        interesting_seed, uninteresting_seed = tf.unstack(samplers.split_seed(seed, 2))
-        items, relevance, _ = rank_aware_from_list(
-            self.ranked, users, self.num_interesting, self.temperature, interesting_seed
-        )
-        if not self.num_uninteresting:
-            return items, relevance
-        others = self.uninteresting.sample_uniform_excluding(
-            users, self.num_uninteresting, uninteresting_seed
-        )
-        labels = tf.concat([relevance, tf.zeros(tf.shape(others), tf.float32)], axis=1)
-        return tf.concat([items, others], axis=1), labels
+        return relaxed_ranking_targets(
+            self.ranked, features["user"], self.num_interesting, self.temperature,
+            self.uninteresting, self.num_uninteresting, seed)
 
     def make_loss(self):
         return losses.RRD(reduction=keras.losses.Reduction.NONE)
