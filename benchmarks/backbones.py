@@ -11,7 +11,6 @@ checkpoint. Records: benchmarks/results/backbones.json, one per dataset x model.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import pathlib
 import sys
@@ -19,12 +18,12 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
 from kdtfrs import model_dir  # noqa: E402
 from kdtfrs.experiment import BackboneSpec, DataSpec, evaluate_split  # noqa: E402
 from kdtfrs.fitting import FitConfig, fit_model, history_summary  # noqa: E402
 
-HERE = pathlib.Path(__file__).resolve().parent
 
 # The LightGCN paper (He et al., SIGIR 2020), Gowalla, dimension 64 (MF row from NGCF).
 PUBLISHED = {"bpr_mf": (0.1291, 0.1109), "lightgcn": (0.1830, 0.1554)}
@@ -65,20 +64,17 @@ def run_one(dataset, kind, epochs, results, work, verbose):
         "dataset": dataset, "model": kind, "dim": spec.dim,
         "recall@20": metrics["recall@20"], "ndcg@20": metrics["ndcg@20"],
         "seconds_per_epoch": seconds, "epochs": epochs,
-        "eval_seconds": round(eval_seconds, 2), "eval_users": int((split.test.row_lengths() > 0).sum()),
+        "eval_seconds": round(eval_seconds, 2),
+        "eval_users": int((split.test.row_lengths() > 0).sum()),
         "published_recall@20": recall, "published_ndcg@20": ndcg,
         "batch_size": fit.batch_size, "learning_rate": fit.learning_rate, "l2": spec.l2,
     })
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__, "backbones.json")
     parser.add_argument("--models", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--epochs", type=int, default=100, help="total epochs per model")
-    parser.add_argument("--results", default=str(HERE / "results" / "backbones.json"))
-    parser.add_argument("--work", default=str(HERE / "checkpoints"))
-    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     args = parser.parse_args(argv)
     results = ResultsFile(args.results, ("dataset", "model"))
     for kind in args.models:

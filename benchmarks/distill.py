@@ -18,7 +18,6 @@ the run with what to move aside, so results of two settings never mix.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import pathlib
 import sys
@@ -26,6 +25,7 @@ import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.records import (ResultsFile, claim_checkpoint, plain,  # noqa: E402
                                 stale_record_error)
 from kdtfrs import methods, model_dir  # noqa: E402
@@ -34,7 +34,6 @@ from kdtfrs.experiment import (BackboneSpec, DataSpec, distill_student,  # noqa:
 from kdtfrs.fitting import FitConfig  # noqa: E402
 from kdtfrs.signals import TeacherSignals  # noqa: E402
 
-HERE = pathlib.Path(__file__).resolve().parent
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 ALL_METHODS = ("kd", "blackd", "mse", "bce", "rd", "cd", "rrd", "ir_rrd", "sld", "dcd",
                "unkd", "rce_kd")
@@ -162,16 +161,11 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__, "distill.json")
     parser.add_argument("--datasets", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--methods", nargs="*", default=list(ALL_METHODS), choices=ALL_METHODS,
                         help="the scratch student always runs; none: only it")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    parser.add_argument("--results", default=str(HERE / "results" / "distill.json"))
-    parser.add_argument("--work", default=str(HERE / "checkpoints"),
-                        help="teachers and resumable training state")
-    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     run(parser.parse_args(argv))
 
 

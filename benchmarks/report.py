@@ -86,8 +86,9 @@ def distill_section(dataset, records, title=None, preamble=()):
         return lines + ["No record yet.", ""]
     teacher = rows.get("teacher", [None])[0]
     if teacher:
+        student_dim = next(iter(rows.get("scratch", [{}])), {}).get("student_dim", 20)
         lines.append(f"Teacher {teacher['teacher']} (seed 0, {teacher['epochs']} epochs); "
-                     f"students BPR-MF {next(iter(rows.get('scratch', [{}])), {}).get('student_dim', 20)}-d. "
+                     f"students BPR-MF {student_dim}-d. "
                      "Test metrics, full ranking, training and validation items masked.")
         lines.append("")
     scratch = rows.get("scratch", [])
@@ -130,9 +131,9 @@ def distill_section(dataset, records, title=None, preamble=()):
             val_cell += f" ({(val - scratch_val) / (teacher_val - scratch_val):.0%})"
         lines.append(f"| {method} | {len(group)} | " + " | ".join(cells) +
                      f" | {gap} | {beats} | {val_cell} | {ratio} | {refresh:.2f} |")
-    missing = [f"{m} (seeds {', '.join(str(s) for s in SEEDS if s not in {r['seed'] for r in rows.get(m, [])})})"
-               for m in METHOD_ORDER[1:]
-               if {r["seed"] for r in rows.get(m, [])} != set(SEEDS)]
+    seeds_run = {m: {r["seed"] for r in rows.get(m, [])} for m in METHOD_ORDER[1:]}
+    missing = [f"{m} (seeds {', '.join(str(s) for s in SEEDS if s not in run)})"
+               for m, run in seeds_run.items() if run != set(SEEDS)]
     if missing:
         lines += ["", "Not yet run: " + "; ".join(missing) + "."]
     return lines + [""]

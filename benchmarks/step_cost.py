@@ -18,21 +18,19 @@ Records: benchmarks/results/step_cost.json, one per dataset x method (rerun to r
 
 from __future__ import annotations
 
-import argparse
 import pathlib
 import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
 from kdtfrs import methods  # noqa: E402
 from kdtfrs._keras import tf  # noqa: E402
 from kdtfrs.data import bpr_triples, load_dataset  # noqa: E402
 from kdtfrs.models import BPRMF, LazyAdam  # noqa: E402
 from kdtfrs.signals import TeacherSignals  # noqa: E402
-
-HERE = pathlib.Path(__file__).resolve().parent
 
 
 def milliseconds_per_call(function, repeats, rounds=5):
@@ -75,8 +73,7 @@ def touch_items(num_items, batch_size, count):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__, "step_cost.json", trains=False)
     parser.add_argument("--dataset", default="citeulike-t")
     parser.add_argument("--teacher-dim", type=int, default=400)
     parser.add_argument("--student-dim", type=int, default=20)
@@ -86,7 +83,6 @@ def main(argv=None):
                         choices=list(methods.METHODS))
     parser.add_argument("--touch", nargs="*", type=int, default=[], metavar="N",
                         help="also time the gather/scatter floor of N items per example")
-    parser.add_argument("--results", default=str(HERE / "results" / "step_cost.json"))
     args = parser.parse_args(argv)
 
     split = load_dataset(args.dataset)

@@ -14,19 +14,18 @@ benchmarks/results/tuning.json, one per dataset x dim x l2 x learning rate x bat
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
 from kdtfrs.data import hold_out_validation  # noqa: E402
 from kdtfrs.experiment import BackboneSpec, DataSpec  # noqa: E402
 from kdtfrs.fitting import MONITOR, FitConfig, fit_model, history_summary  # noqa: E402
 
-HERE = pathlib.Path(__file__).resolve().parent
 KEY = ("dataset", "dim", "l2", "learning_rate", "batch_size")
 
 
@@ -59,8 +58,7 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__, "tuning.json")
     parser.add_argument("--dataset", default="gowalla")
     parser.add_argument("--dims", nargs="+", type=int, default=[300, 20])
     parser.add_argument("--l2", nargs="+", type=float, default=[1e-4, 1e-3, 1e-2])
@@ -69,10 +67,6 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=150, help="at most this many epochs")
     parser.add_argument("--eval-every", type=int, default=5)
     parser.add_argument("--patience", type=int, default=2, help="evaluations without gain")
-    parser.add_argument("--results", default=str(HERE / "results" / "tuning.json"))
-    parser.add_argument("--work", default=str(HERE / "checkpoints"),
-                        help="resumable training state")
-    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     run(parser.parse_args(argv))
 
 

@@ -15,13 +15,13 @@ weight); resumable like every benchmark here.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import pathlib
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
+from benchmarks.arguments import RESULTS, benchmark_parser  # noqa: E402
 from benchmarks.distill import (ALL_METHODS, SETTINGS, build_method,  # noqa: E402
                                 get_teacher, train_student)
 from benchmarks.records import ResultsFile, plain  # noqa: E402
@@ -29,7 +29,6 @@ from kdtfrs import methods  # noqa: E402
 from kdtfrs.fitting import MONITOR  # noqa: E402
 from kdtfrs.signals import TeacherSignals  # noqa: E402
 
-HERE = pathlib.Path(__file__).resolve().parent
 KEY = ("dataset", "method", "weight")
 DATASET = "citeulike-t"  # the dataset of the sweep with a validation part
 
@@ -78,18 +77,13 @@ def run(args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(__doc__, "weights.json")
     parser.add_argument("--methods", nargs="+", required=True, choices=ALL_METHODS)
     parser.add_argument("--factors", nargs="+", type=float, default=[0.1, 1.0, 10.0],
                         help="multiples of the weight distill.py uses")
-    parser.add_argument("--results", default=str(HERE / "results" / "weights.json"))
-    parser.add_argument("--distill-results", default=str(HERE / "results" / "distill.json"),
+    parser.add_argument("--distill-results", default=str(RESULTS / "distill.json"),
                         help="distill.py's records: its seed-0 runs, and the teacher's record "
                              "if the teacher is trained here")
-    parser.add_argument("--work", default=str(HERE / "checkpoints"),
-                        help="the teachers and resumable training state")
-    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     run(parser.parse_args(argv))
 
 

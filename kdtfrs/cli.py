@@ -46,7 +46,8 @@ def _add_fit_args(parser, epochs=50):
                        help="evaluations without a better validation NDCG@20 before stopping")
     group.add_argument("--eval-every", type=int, default=1, help="epochs between evaluations")
     group.add_argument("--optimizer", choices=("lazy_adam", "adam"), default="lazy_adam",
-                       help="Adam updating only the batch's embedding rows (default), or dense Adam")
+                       help="Adam updating only the batch's embedding rows (default), or dense "
+                            "Adam")
     group.add_argument("--seed", type=int, default=0,
                        help="seed of initialisation and sampling (and of the split, for train)")
     group.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),

@@ -95,8 +95,10 @@ class Distiller(tfrs.models.Model):
         context = tf.distribute.get_replica_context()
         replica = tf.cast(context.replica_id_in_sync_group if context else 0, tf.int64)
         replicas = tf.cast(context.num_replicas_in_sync if context else 1, tf.int64)
-        step = tf.cast(self.optimizer.iterations, tf.int64) if self.optimizer else tf.constant(0, tf.int64)
-        return tf.stack([tf.constant(self.seed * 1009 + index, tf.int64), step * replicas + replica])
+        step = (tf.cast(self.optimizer.iterations, tf.int64) if self.optimizer
+                else tf.constant(0, tf.int64))
+        return tf.stack([tf.constant(self.seed * 1009 + index, tf.int64),
+                         step * replicas + replica])
 
     def compute_loss(self, features, training=False):
         base = self.student.compute_loss(features, training=training)

@@ -19,7 +19,8 @@ tf.config.set_logical_device_configuration(
 )
 
 SHARED_DATA_DIR = pathlib.Path(
-    os.environ.get("KDTFRS_DATA_DIR", pathlib.Path(__file__).resolve().parents[2] / "shared" / "data")
+    os.environ.get("KDTFRS_DATA_DIR",
+                   pathlib.Path(__file__).resolve().parents[2] / "shared" / "data")
 )
 
 

@@ -33,10 +33,11 @@ Reduction, and what lambda means
   sums both its base loss and the KD term over the batch instead; dividing both by the batch
   size B gives λ_kdtfrs = λ_reference × (rows the reference sums per batch) / B: unchanged for
   row-summed methods, × |U_B|/B (the share of unique users in a batch) for RRD/DCD/BlackD/SLD.
-  UnKD averages both terms in the original, so its λ carries over (docs/methods.md). Under tf.distribute, build the loss
-  with ``reduction=keras.losses.Reduction.SUM`` (or NONE) inside a custom train_step and
-  divide by the global batch size (``tf.nn.compute_average_loss``): tf-keras refuses AUTO
-  under a strategy outside compile/fit.
+  UnKD averages both terms in the original, so its λ carries over (docs/methods.md).
+  Under tf.distribute, build the loss with ``reduction=keras.losses.Reduction.SUM`` (or
+  NONE) inside a custom train_step and divide by the global batch size
+  (``tf.nn.compute_average_loss``): tf-keras refuses AUTO under a strategy outside
+  compile/fit.
 
 Numerics
   Softmaxes are log-sum-exp based (max-shifted, no overflow, no clamping of scores),
