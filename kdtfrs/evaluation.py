@@ -169,7 +169,8 @@ class EvaluationCallback(keras.callbacks.Callback):
     ``ModelCheckpoint(..., monitor="val_ndcg@20", mode="max", save_best_only=True)`` in the
     callback list: callbacks see the logs in list order. With ``every > 1`` the metrics are
     only present on evaluated epochs (1-based epoch numbers divisible by ``every``, and the
-    last epoch is not forced); Keras' stock callbacks warn and skip on the other epochs.
+    last epoch is not forced); Keras' stock callbacks warn and skip on the other epochs,
+    ``kdtfrs.resumable.ResumableEarlyStopping`` skips them quietly.
 
     Args:
       model: the recommender to evaluate (e.g. a Distiller's student); None evaluates the

@@ -97,9 +97,7 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
             served, split.valid, exclude=(split.train,), ks=(20,), every=config.eval_every))
         stopping = dict(monitor=MONITOR, mode="max", patience=config.patience,
                         restore_best_weights=True, verbose=min(verbose, 1))
-        callback_list.append(
-            keras.callbacks.EarlyStopping(**stopping) if checkpoint_dir is None
-            else ResumableEarlyStopping(checkpoint_dir, **stopping))
+        callback_list.append(ResumableEarlyStopping(checkpoint_dir, **stopping))
     history_backup = ResumableHistory(checkpoint_dir)
     callback_list.append(history_backup)
     if checkpoint_dir is not None:

@@ -25,19 +25,24 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
     """``keras.callbacks.EarlyStopping`` whose best score, wait count, best epoch and best
     weights are kept in ``directory`` and picked up again by a resumed run.
 
+    An epoch whose logs lack the monitored value (``EvaluationCallback(every=...)`` skips
+    it) is passed over quietly: patience counts evaluations. Keras' ``EarlyStopping`` skips
+    it too, but warns on every such epoch.
+
     Args:
-      directory: where the state is written (e.g. the ``BackupAndRestore`` directory).
+      directory: where the state is written (e.g. the ``BackupAndRestore`` directory);
+        None keeps it in memory only.
       **kwargs: as ``keras.callbacks.EarlyStopping``.
     """
 
-    def __init__(self, directory, **kwargs):
+    def __init__(self, directory=None, **kwargs):
         super().__init__(**kwargs)
-        self.directory = pathlib.Path(directory)
+        self.directory = None if directory is None else pathlib.Path(directory)
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        state_path = self.directory / STATE_FILE
-        if not state_path.exists():
+        state_path = None if self.directory is None else self.directory / STATE_FILE
+        if state_path is None or not state_path.exists():
             return
         state = json.loads(state_path.read_text())
         self.best, self.wait, self.best_epoch = state["best"], state["wait"], state["best_epoch"]
@@ -47,7 +52,11 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
                 self.best_weights = [saved[f"w{i}"] for i in range(len(saved.files))]
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.monitor not in (logs or {}):
+            return
         super().on_epoch_end(epoch, logs)
+        if self.directory is None:
+            return
         self.directory.mkdir(parents=True, exist_ok=True)
         if self.best_weights is not None and self.best_epoch == epoch:
             np.savez(self.directory / WEIGHTS_FILE,
@@ -57,6 +66,8 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
 
     def on_train_end(self, logs=None):
         super().on_train_end(logs)
+        if self.directory is None:
+            return
         for name in (STATE_FILE, WEIGHTS_FILE):
             (self.directory / name).unlink(missing_ok=True)
 

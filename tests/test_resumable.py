@@ -88,3 +88,18 @@ def test_early_stopping_state_survives_a_restart(tmp_path):
     for restored, best in zip(model.get_weights(), best_weights):
         np.testing.assert_array_equal(restored, best)
     assert not any(tmp_path.iterdir())
+
+
+def test_early_stopping_counts_evaluations_only_and_may_keep_state_in_memory():
+    model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
+    stopping = ResumableEarlyStopping(None, monitor="val_ndcg@20", mode="max", patience=2)
+    stopping.set_model(model)
+    stopping.on_train_begin()
+    stopping.on_epoch_end(0, {"val_ndcg@20": 0.5})
+    for epoch in (1, 2, 3):  # not evaluated: no wait counted
+        stopping.on_epoch_end(epoch, {"loss": 1.0})
+    assert (stopping.wait, stopping.best_epoch) == (0, 0) and not model.stop_training
+    stopping.on_epoch_end(4, {"val_ndcg@20": 0.4})
+    stopping.on_epoch_end(5, {"val_ndcg@20": 0.4})
+    assert model.stop_training
+    stopping.on_train_end()
