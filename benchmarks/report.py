@@ -157,32 +157,37 @@ def tuning_section(records):
     return lines + [""]
 
 
-def weights_section(records, distill):
-    """Validation NDCG@20 per method and weight, the best one of each method marked."""
-    lines = ["## Distillation weights on CiteULike-t validation", "",
-             "Command: `python benchmarks/tune_weights.py --methods M ... --factors 0.1 1 10` "
-             "(resumable). Seed 0 under distill.py's protocol with lambda scaled by each "
-             "factor of the weight distill.py used; best validation NDCG@20 and its epoch. "
-             "The test part is not used for the choice; the chosen weight (bold) goes to "
-             "distill.py's SETTINGS.", ""]
+def weights_section(records):
+    """Validation NDCG@20 per dataset, method and weight, the best one of each method marked."""
+    lines = ["## Distillation weights chosen on validation data", "",
+             "Command: `python benchmarks/tune_weights.py [--dataset D] --methods M ... "
+             "--factors 0.1 1 10` (resumable). Seed 0 under distill.py's protocol with lambda "
+             "scaled by each factor of the weight distill.py used; best validation NDCG@20 "
+             "and its epoch. CiteULike-t: its validation part. Gowalla: 10% of the training "
+             "pairs held out, with a teacher trained on the rest. The test part is not used "
+             "for the choice; the chosen weight (bold) goes to distill.py's SETTINGS.", ""]
     if not records:
         return lines + ["No record yet.", ""]
-    scratch = [r["best_val_ndcg@20"] for r in distill
-               if r["dataset"] == "citeulike-t" and r["method"] == "scratch" and r["seed"] == 0]
-    if scratch:
-        lines += [f"Scratch student, seed 0: validation NDCG@20 {scratch[0]:.4f}.", ""]
-    lines += ["| method | λ | val ndcg@20 | best epoch | epochs run | run by |",
-              "|---|---|---|---|---|---|"]
-    for method in METHOD_ORDER:
-        runs = sorted((r for r in records if r["method"] == method), key=lambda r: r["weight"])
-        if not runs:
-            continue
-        best = max(runs, key=lambda r: r["val_ndcg@20"])
-        for r in runs:
-            weight = f"**{r['weight']:g}**" if r is best else f"{r['weight']:g}"
-            lines.append(f"| {method} | {weight} | {r['val_ndcg@20']:.4f} "
-                         f"| {r['best_epoch'] or '–'} | {r['epochs']} | {r['from']} |")
-    return lines + [""]
+    for dataset in sorted({r["dataset"] for r in records}, key=_dataset_order):
+        rows = [r for r in records if r["dataset"] == dataset]
+        lines += [f"{dataset}:", "", "| method | λ | val ndcg@20 | best epoch | epochs run "
+                  "| run by |", "|---|---|---|---|---|---|"]
+        for method in METHOD_ORDER:
+            runs = sorted((r for r in rows if r["method"] == method),
+                          key=lambda r: r["weight"] or 0.0)
+            best = max(runs, key=lambda r: r["val_ndcg@20"]) if len(runs) > 1 else None
+            for r in runs:
+                weight = "–" if r["weight"] is None else f"{r['weight']:g}"
+                weight = f"**{weight}**" if r is best else weight
+                lines.append(f"| {method} | {weight} | {r['val_ndcg@20']:.4f} "
+                             f"| {r.get('best_epoch') or '–'} | {r.get('epochs', '–')} "
+                             f"| {r['from']} |")
+        lines.append("")
+    return lines
+
+
+def _dataset_order(dataset):
+    return (DATASETS.index(dataset) if dataset in DATASETS else len(DATASETS), dataset)
 
 
 def step_cost_section(records):
@@ -216,7 +221,7 @@ def main():
     for dataset in datasets:
         lines += distill_section(dataset, [r for r in distill if r["dataset"] == dataset])
     lines += tuning_section(load("tuning"))
-    lines += weights_section(load("weights"), distill)
+    lines += weights_section(load("weights"))
     earlier = load("distill-patience5")
     if earlier:
         lines += distill_section("citeulike-t", earlier, SUPERSEDED_TITLE, SUPERSEDED_PREAMBLE)
