@@ -7,8 +7,9 @@ pairs held out, since its split has no validation part. This scores three models
 only the other 90% on the held-out pairs and on the test part, so the two can be compared:
 the two reference models of tune_weights.py (its ``--dataset gowalla`` teacher, trained
 here if missing, and the scratch student, seed 0, not checkpointed) and the most-popular
-ranking (every user gets the items by their count in the 90% part). The most-popular
-record also says how concentrated each part is on popular items: the share of its
+ranking (every user gets the items by their count in the 90% part). Each record also
+gives the mean count of the items the model puts in its top 20 (over the users with
+held-out pairs), and the most-popular record says how concentrated each part is on popular items: the share of its
 interactions on the 1% most popular items, and the mean popularity of its items, both
 counted on the 90% part. Nothing is chosen here. Records:
 benchmarks/results/held_out_check.json, one per dataset x model; resumable.
@@ -31,6 +32,7 @@ from benchmarks.tune_weights import validation_setup  # noqa: E402
 from kdtfrs.data import hold_out_validation  # noqa: E402
 from kdtfrs.experiment import DataSpec, distill_student, evaluate_split  # noqa: E402
 from kdtfrs.models import BPRMF  # noqa: E402
+from kdtfrs.ranking import top_k_items  # noqa: E402
 
 DATASET = "gowalla"
 HEAD_SHARE = 0.01
@@ -39,8 +41,11 @@ HEAD_SHARE = 0.01
 def scores(model, split):
     valid = evaluate_split(model, split, "valid", ks=(20,))
     test = evaluate_split(model, split, "test", ks=(20,))
+    users = np.flatnonzero(split.valid.row_lengths() > 0)
+    top, _ = top_k_items(model, users, 20, exclude=split.train)
     return {"held_out_ndcg@20": valid["ndcg@20"], "held_out_recall@20": valid["recall@20"],
-            "test_ndcg@20": test["ndcg@20"], "test_recall@20": test["recall@20"]}
+            "test_ndcg@20": test["ndcg@20"], "test_recall@20": test["recall@20"],
+            "top20_mean_popularity": float(split.train.item_popularity()[top].mean())}
 
 
 def most_popular(train):

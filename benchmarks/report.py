@@ -198,13 +198,14 @@ def held_out_check_section(records):
     if not records:
         return lines + ["No record yet.", ""]
     lines += ["| model | held-out ndcg@20 | held-out recall@20 | test ndcg@20 | test recall@20 "
-              "| test / held-out recall@20 |",
-              "|---|---|---|---|---|---|"]
+              "| test / held-out recall@20 | mean count of its top-20 items |",
+              "|---|---|---|---|---|---|---|"]
     for r in records:
         lines.append(f"| {r['model']} | {r['held_out_ndcg@20']:.4f} "
                      f"| {r['held_out_recall@20']:.4f} | {r['test_ndcg@20']:.4f} "
                      f"| {r['test_recall@20']:.4f} "
-                     f"| {r['test_recall@20'] / r['held_out_recall@20']:.2f} |")
+                     f"| {r['test_recall@20'] / r['held_out_recall@20']:.2f} "
+                     f"| {r['top20_mean_popularity']:.0f} |")
     lines.append("")
     for r in records:
         if "head_share" in r:
