@@ -9,9 +9,9 @@ the two reference models of tune_weights.py (its ``--dataset gowalla`` teacher, 
 here if missing, and the scratch student, seed 0, not checkpointed) and the most-popular
 ranking (every user gets the items by their count in the 90% part). Each record also
 gives the mean count of the items the model puts in its top 20 (over the users with
-held-out pairs), and the most-popular record says how concentrated each part is on popular items: the share of its
-interactions on the 1% most popular items, and the mean popularity of its items, both
-counted on the 90% part. Nothing is chosen here. Records:
+held-out pairs), and the most-popular record says how concentrated each part is on popular
+items: the share of its interactions on the 1% most popular items, and the mean popularity
+of its items, both counted on the 90% part. Nothing is chosen here. Records:
 benchmarks/results/held_out_check.json, one per dataset x model; resumable.
 """
 
