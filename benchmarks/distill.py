@@ -28,7 +28,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.records import (ResultsFile, claim_checkpoint, plain,  # noqa: E402
                                 stale_record_error)
-from kdtfrs import methods, model_dir  # noqa: E402
+from kdtfrs import tasks, model_dir  # noqa: E402
 from kdtfrs.experiment import (BackboneSpec, DataSpec, distill_student,  # noqa: E402
                                train_backbone)
 from kdtfrs.fitting import FitConfig  # noqa: E402
@@ -79,7 +79,7 @@ def build_method(settings, method_id):
     """The method ``method_id`` with this dataset's settings; None for the scratch student."""
     if method_id == "scratch":
         return None
-    return methods.get(method_id, **settings["params"].get(method_id, {}))
+    return tasks.get(method_id, **settings["params"].get(method_id, {}))
 
 
 def teacher_dir(work, dataset):

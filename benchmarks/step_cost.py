@@ -26,7 +26,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
-from kdtfrs import methods  # noqa: E402
+from kdtfrs import tasks  # noqa: E402
 from kdtfrs._keras import tf  # noqa: E402
 from kdtfrs.data import bpr_triples, load_dataset  # noqa: E402
 from kdtfrs.models import BPRMF, LazyAdam  # noqa: E402
@@ -79,8 +79,8 @@ def main(argv=None):
     parser.add_argument("--student-dim", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--methods", nargs="+", default=list(methods.METHODS),
-                        choices=list(methods.METHODS))
+    parser.add_argument("--methods", nargs="+", default=list(tasks.METHODS),
+                        choices=list(tasks.METHODS))
     parser.add_argument("--touch", nargs="*", type=int, default=[], metavar="N",
                         help="also time the gather/scatter floor of N items per example")
     args = parser.parse_args(argv)
@@ -100,7 +100,7 @@ def main(argv=None):
                  "prepare_seconds": 0.0, "refresh_seconds": 0.0})
     print(f"scratch: {scratch_ms:.1f} ms per step", flush=True)
     for method_id in args.methods:
-        method = methods.get(method_id)
+        method = tasks.get(method_id)
         start = time.perf_counter()
         method.prepare(TeacherSignals(teacher, split.train), split.train)
         prepare = time.perf_counter() - start

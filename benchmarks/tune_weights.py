@@ -33,7 +33,7 @@ from benchmarks.arguments import RESULTS, benchmark_parser  # noqa: E402
 from benchmarks.distill import (ALL_METHODS, SETTINGS, build_method,  # noqa: E402
                                 get_teacher, train_student)
 from benchmarks.records import ResultsFile, plain  # noqa: E402
-from kdtfrs import methods, model_dir  # noqa: E402
+from kdtfrs import tasks, model_dir  # noqa: E402
 from kdtfrs.data import hold_out_validation  # noqa: E402
 from kdtfrs.experiment import DataSpec, evaluate_split, train_backbone  # noqa: E402
 from kdtfrs.fitting import MONITOR  # noqa: E402
@@ -46,7 +46,7 @@ HELD_OUT_TEACHER = "teacher-held-out"
 def weighted_method(settings, method_id, factor):
     base = build_method(settings, method_id)
     config = {**base.get_config(), "weight": float(f"{base.weight * factor:.6g}")}
-    return methods.get(method_id, **config)
+    return tasks.get(method_id, **config)
 
 
 @dataclasses.dataclass

@@ -6,13 +6,13 @@
     ...  # teacher.compile(...); teacher.fit(kdtfrs.data.bpr_triples(split.train, 2048))
     student = kdtfrs.models.BPRMF(split.num_users, split.num_items, embedding_dim=8)
     distiller = kdtfrs.Distiller(teacher, student, split.train,
-                                 distillation=[kdtfrs.methods.RRD(weight=0.1)])
+                                 distillation=[kdtfrs.tasks.RRD(weight=0.1)])
 
 Importing kdtfrs selects Keras 2 (tf-keras) for TensorFlow: see ``kdtfrs._keras``.
 """
 
 from kdtfrs import _keras  # noqa: F401  (selects Keras 2 before anything imports TensorFlow)
-from kdtfrs import data, evaluation, losses, methods, models, ranking, samplers, signals
+from kdtfrs import data, embeddings, evaluation, losses, models, ranking, samplers, signals, tasks
 from kdtfrs.distill import Distiller, RefreshCallback, signal_dataset
 
 __version__ = "0.1.0"
@@ -23,7 +23,7 @@ __all__ = [
     "data",
     "evaluation",
     "losses",
-    "methods",
+    "tasks",
     "models",
     "ranking",
     "samplers",

@@ -17,7 +17,7 @@ import sys
 
 import yaml
 
-from kdtfrs import data, methods, model_dir
+from kdtfrs import data, tasks, model_dir
 from kdtfrs.experiment import (BackboneSpec, DataSpec, distill_student, evaluate_split,
                                load_teacher, train_backbone)
 from kdtfrs.fitting import FitConfig
@@ -110,7 +110,7 @@ def cmd_train(args):
 
 
 def cmd_distill(args):
-    method = methods.get(args.method, **_parse_params(args)) if args.method != "scratch" else None
+    method = tasks.get(args.method, **_parse_params(args)) if args.method != "scratch" else None
     teacher, split, data_spec = load_teacher(args.teacher)
     _, result = distill_student(teacher, split, data_spec, method, _backbone_spec(args),
                                 _fit_config(args), args.output, verbose=args.verbose)
@@ -149,11 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     distill = commands.add_parser("distill", help="train a student with a teacher's knowledge")
     distill.add_argument("--teacher", required=True, help="teacher model directory (from "
                          "`kdtfrs train`); the student uses the same data and split")
-    distill.add_argument("--method", required=True, choices=["scratch", *methods.METHODS],
+    distill.add_argument("--method", required=True, choices=["scratch", *tasks.METHODS],
                          help="distillation method id ('scratch': no distillation)")
     distill.add_argument("--param", action="append", metavar="KEY=VALUE",
                          help="a method hyperparameter, e.g. --param weight=0.1 --param "
-                              "num_interesting=50 (repeatable; see help(kdtfrs.methods.X))")
+                              "num_interesting=50 (repeatable; see help(kdtfrs.tasks.X))")
     distill.add_argument("--config", help="YAML or JSON file of method hyperparameters "
                          "(--param entries override it)")
     _add_backbone_args(distill, dim=20)

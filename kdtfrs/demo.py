@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pathlib
 
-from kdtfrs import methods
+from kdtfrs import tasks
 from kdtfrs.experiment import BackboneSpec, DataSpec, distill_student, train_backbone
 from kdtfrs.fitting import FitConfig
 
@@ -51,7 +51,7 @@ def run_demo(output="runs/demo", epochs=30, verbose=2):
     _, scratch_result = distill_student(teacher, split, data_spec, None, student_spec, fit,
                                         output / "scratch", verbose=verbose)
     print(f"\n[3/3] student distilled with RRD: BPR-MF, dim {STUDENT_DIM}")
-    rrd = methods.RRD(weight=0.1, num_interesting=20, num_uninteresting=40, max_rank=100)
+    rrd = tasks.RRD(weight=0.1, num_interesting=20, num_uninteresting=40, max_rank=100)
     _, rrd_result = distill_student(teacher, split, data_spec, rrd, student_spec, fit,
                                     output / "rrd", verbose=verbose)
 

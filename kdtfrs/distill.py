@@ -1,15 +1,18 @@
 """The Distiller: trains a student with a frozen teacher's knowledge through ``model.fit``.
 
     distiller = kdtfrs.Distiller(teacher, student, train,
-                                 distillation=[kdtfrs.methods.RRD(weight=0.1)])
+                                 distillation=[kdtfrs.tasks.RRD(weight=0.1)])
     distiller.compile(optimizer=tf.keras.optimizers.Adam(1e-3))
     distiller.fit(kdtfrs.data.bpr_triples(train, 2048), epochs=10)
     distiller.student  # the trained student alone
 
-It is a TFRS model: ``compute_loss`` returns the student's base loss (BPR) plus the weighted
-distillation terms, each averaged over the global batch rows with
-``tf.nn.compute_average_loss``, so it trains the same under ``tf.distribute``. The teacher is
-frozen (``trainable = False``); only the student and the methods' trainable parts learn.
+It is a TFRS model: ``compute_loss`` returns the student's base loss (BPR) plus the sum of
+its tasks (``kdtfrs.tasks``), each averaged over the global batch rows with
+``tf.nn.compute_average_loss``, so it trains the same under ``tf.distribute``. The student's
+embeddings are computed once per step and shared by the base loss and every task (a LightGCN
+student propagates once per step). The teacher is read once, as constant embeddings
+(``kdtfrs.signals.TeacherSignals``): the teacher model is left exactly as the caller passed it,
+and only the student and the tasks' own variables (projectors, experts) learn.
 """
 
 from __future__ import annotations
@@ -19,26 +22,32 @@ import time
 import tensorflow_recommenders as tfrs
 
 from kdtfrs._keras import keras, tf
-from kdtfrs.methods import DistillationMethod
+from kdtfrs.embeddings import Embeddings
 from kdtfrs.signals import TeacherSignals
+from kdtfrs.tasks import DistillationTask
+from kdtfrs.tasks.base import replica_count, step_seed
 
 
 class RefreshCallback(keras.callbacks.Callback):
-    """Refreshes each method's student-dependent state at the start of every epoch.
+    """Refreshes each task's student-dependent state at the start of every epoch.
 
-    The seconds spent are logged as ``refresh_seconds`` (kept apart from the training time).
+    The student's embeddings are taken once per epoch, and only when a task follows the
+    student (``needs_refresh``). The seconds spent are logged as ``refresh_seconds`` (kept
+    apart from the training time).
     """
 
-    def __init__(self, methods, student):
+    def __init__(self, tasks, student):
         super().__init__()
-        self.methods = list(methods)
+        self.tasks = list(tasks)
         self.student = student
         self._seconds = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
         start = time.perf_counter()
-        for method in self.methods:
-            method.refresh(self.student, epoch)
+        needed = any(task.needs_refresh for task in self.tasks)
+        student = Embeddings.frozen(self.student) if needed else None
+        for task in self.tasks:
+            task.refresh(student, epoch)
         self._seconds = time.perf_counter() - start
 
     def on_epoch_end(self, epoch, logs=None):
@@ -46,15 +55,24 @@ class RefreshCallback(keras.callbacks.Callback):
             logs["refresh_seconds"] = self._seconds
 
 
+class _Reference:
+    """Holds a model without letting Keras track it (so its variables stay out of ours)."""
+
+    def __init__(self, model):
+        self.model = model
+
+
 class Distiller(tfrs.models.Model):
-    """A student trained on its base loss plus weighted distillation terms from a teacher.
+    """A student trained on its base loss plus weighted distillation tasks from a teacher.
 
     Args:
-      teacher: a ``kdtfrs.models.Recommender``; frozen here (its propagated embeddings cached).
+      teacher: a ``kdtfrs.models.Recommender`` (or ``kdtfrs.embeddings.Embeddings``); its
+        embeddings are read once (propagated, for graph models) and the model is not changed:
+        not frozen, not trained, not tracked by this model.
       student: a ``kdtfrs.models.Recommender`` with the same users and items.
       train: the training ``InteractionMatrix`` (masked out of teacher lists, used by samplers).
-      distillation: ``DistillationMethod`` instances (see ``kdtfrs.methods``), each with its
-        weight; several may be combined. An empty list trains the student from scratch.
+      distillation: ``kdtfrs.tasks.DistillationTask`` instances, each with its weight; several
+        may be combined. An empty list trains the student from scratch.
       base_weight: weight of the student's own loss (``student.compute_loss``).
       seed: seed of every sampler; draws differ per step and replica and repeat per seed.
       signals: a ``kdtfrs.signals.TeacherSignals`` to share precomputed teacher lists.
@@ -64,58 +82,55 @@ class Distiller(tfrs.models.Model):
                  signals=None, **kwargs):
         super().__init__(**kwargs)
         _check_compatible(teacher, student, train)
-        methods = list(distillation)
-        for method in methods:
-            if not isinstance(method, DistillationMethod):
+        tasks = list(distillation)
+        for task in tasks:
+            if not isinstance(task, DistillationTask):
                 raise TypeError(
-                    f"distillation must hold kdtfrs.methods.DistillationMethod instances "
-                    f"(e.g. kdtfrs.methods.get('rrd')), got {type(method).__name__}."
+                    f"distillation must hold kdtfrs.tasks.DistillationTask instances "
+                    f"(e.g. kdtfrs.tasks.get('rrd')), got {type(task).__name__}."
                 )
-        names = [method.name for method in methods]
+        names = [task.name for task in tasks]
         if len(set(names)) != len(names):
-            raise ValueError(f"distillation method names must be unique, got {names}; pass "
-                             "name=... to tell two instances of one method apart.")
-        teacher.freeze()
-        self.teacher = teacher
+            raise ValueError(f"distillation task names must be unique, got {names}; pass "
+                             "name=... to tell two instances of one task apart.")
+        self._teacher = _Reference(teacher)
         self.student = student
         self.base_weight = float(base_weight)
         self.seed = int(seed)
         self.signals = signals or TeacherSignals(teacher, train)
-        for method in methods:
-            method.prepare(self.signals, train)
-        self.methods = methods
+        for task in tasks:
+            task.prepare(self.signals, train, student)
+        self.tasks = tasks
         self._base_tracker = keras.metrics.Mean("base_loss")
-        self._trackers = [keras.metrics.Mean(f"{name}_loss") for name in names]
+
+    @property
+    def teacher(self):
+        """The teacher model, as passed (untouched)."""
+        return self._teacher.model
 
     def call(self, inputs, training=False):
         return self.student(inputs, training=training)
 
     def _sampling_seed(self, index):
-        """A stateless seed unique to (seed, method, step, replica)."""
-        context = tf.distribute.get_replica_context()
-        replica = tf.cast(context.replica_id_in_sync_group if context else 0, tf.int64)
-        replicas = tf.cast(context.num_replicas_in_sync if context else 1, tf.int64)
-        step = (tf.cast(self.optimizer.iterations, tf.int64) if self.optimizer
-                else tf.constant(0, tf.int64))
-        return tf.stack([tf.constant(self.seed * 1009 + index, tf.int64),
-                         step * replicas + replica])
+        """A stateless seed unique to (seed, task, step, replica)."""
+        step = self.optimizer.iterations if self.optimizer else 0
+        return step_seed(step, self.seed, index)
 
     def compute_loss(self, features, training=False):
-        base = self.student.compute_loss(features, training=training)
-        self._base_tracker.update_state(base)
+        tables = self.student.embeddings(training=training)
+        base = self.student.compute_loss(features, training=training, embeddings=tables)
+        self._base_tracker.update_state(base * replica_count())
         total = self.base_weight * base
-        for index, (method, tracker) in enumerate(zip(self.methods, self._trackers)):
-            per_row = method.weighted_loss(features, self.student, self._sampling_seed(index))
-            term = tf.nn.compute_average_loss(per_row)
-            tracker.update_state(term)
-            total += term
+        student = Embeddings.from_tables(*tables)
+        for index, task in enumerate(self.tasks):
+            total += task(features, student, seed=self._sampling_seed(index), training=training)
         return total
 
     def refresh_callback(self) -> RefreshCallback:
-        return RefreshCallback(self.methods, self.student)
+        return RefreshCallback(self.tasks, self.student)
 
     def fit(self, *args, callbacks=None, **kwargs):
-        """``keras.Model.fit`` with the methods' per-epoch refresh prepended to ``callbacks``."""
+        """``keras.Model.fit`` with the tasks' per-epoch refresh prepended to ``callbacks``."""
         callbacks = list(callbacks or [])
         if not any(isinstance(callback, RefreshCallback) for callback in callbacks):
             callbacks.insert(0, self.refresh_callback())
@@ -138,12 +153,12 @@ def _check_compatible(teacher, student, train):
 def signal_dataset(method, teacher, train, batch_size=2048, seed=0, signals=None):
     """Batches of ``({"user", "item"}, y_true)`` for the plain Keras path, without a Distiller.
 
-        ds = kdtfrs.distill.signal_dataset(kdtfrs.methods.RRD(), teacher, split.train)
-        student.compile(optimizer="adam", loss=kdtfrs.losses.RRD())
+        ds = kdtfrs.distill.signal_dataset(kdtfrs.tasks.RRD(), teacher, split.train)
+        student.compile(optimizer="adam", loss=kdtfrs.losses.RRDLoss())
         student.fit(ds, epochs=5)
 
     One batch per ``batch_size`` training pairs (rows are the pairs' users, as in the
-    Distiller); the method's items and teacher signal are drawn in ``tf.data`` with a seed
+    Distiller); the task's items and teacher signal are drawn in ``tf.data`` with a seed
     that differs per batch and per epoch and repeats per ``seed``. Methods that follow the
     student (``method.needs_refresh``) need ``RefreshCallback([method], student)`` in ``fit``;
     their batches are not prefetched (not even by tf.data's injected prefetch): an iterator
@@ -152,7 +167,6 @@ def signal_dataset(method, teacher, train, batch_size=2048, seed=0, signals=None
     """
     from kdtfrs.data import bpr_triples
 
-    teacher.freeze()
     method.prepare(signals or TeacherSignals(teacher, train), train)
     rows = bpr_triples(train, batch_size, seed=seed)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)

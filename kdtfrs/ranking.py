@@ -1,13 +1,12 @@
-"""Full-catalogue top-k retrieval for a ``Recommender``, in blocks of users."""
+"""Full-catalogue top-k retrieval for a model's embeddings, in blocks of users."""
 
 from __future__ import annotations
-
-import weakref
 
 import numpy as np
 
 from kdtfrs._keras import tf
 from kdtfrs.data.matrix import InteractionMatrix
+from kdtfrs.embeddings import Embeddings
 
 _MIN_MASK_SLOTS = 1024
 
@@ -75,58 +74,55 @@ def _mask_slots(exclusions: list[InteractionMatrix], block_users: np.ndarray) ->
     )
 
 
-_BLOCK_RANKERS = weakref.WeakKeyDictionary()
+_BLOCK_RANKERS = {}
 
 
-def _block_ranker(model, k: int, jit_compile: bool):
-    """A tf.function (embeddings, users [b], mask_slots [S, 2]) -> (items [b, k], scores [b, k]).
+def _block_ranker(k: int, jit_compile: bool):
+    """A tf.function (user_table, item_table, users [b], mask_slots [S, 2]) -> (items, scores).
 
     Compiled with XLA by default: XLA scatters -inf into the block's score matrix in place,
     where TensorFlow's kernel copies the whole [b, num_items] matrix first. One function per
-    (model, k, jit_compile) is kept while the model lives, so repeated evaluations (one per
-    epoch) reuse its traces and XLA compilations.
+    (k, jit_compile) is kept, so repeated evaluations (one per epoch) reuse its traces and XLA
+    compilations; the tables are arguments, so any model shares it.
     """
-    rankers = _BLOCK_RANKERS.setdefault(model, {})
-    if (k, jit_compile) not in rankers:
-        model_ref = weakref.ref(model)  # the cache must not keep the model alive
+    if (k, jit_compile) not in _BLOCK_RANKERS:
 
         @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-        def rank_block(embeddings, users, mask_slots):
-            scores = model_ref().score_all(users, embeddings=embeddings)
+        def rank_block(user_table, item_table, users, mask_slots):
+            scores = tf.matmul(tf.gather(user_table, users), item_table, transpose_b=True)
             scores = tf.tensor_scatter_nd_update(
                 scores, mask_slots, tf.fill(tf.shape(mask_slots)[:1], float("-inf"))
             )
             top = tf.math.top_k(scores, k=k)
             return top.indices, top.values
 
-        rankers[(k, jit_compile)] = rank_block
-    return rankers[(k, jit_compile)]
+        _BLOCK_RANKERS[(k, jit_compile)] = rank_block
+    return _BLOCK_RANKERS[(k, jit_compile)]
 
 
 def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_compile=True):
     """The k best items of each user over the whole catalogue, excluded pairs left out.
 
-    Scores come from ``model.score_all`` on ``model.embeddings()`` computed once (a graph model
-    propagates once per call, not per block). For each block of ``batch_size`` users, the
+    Scores are dot products of the model's embeddings, computed once (a graph model propagates
+    once per call, not per block). For each block of ``batch_size`` users, the
     (user, item) pairs of ``exclude`` in the block's rows (gathered from the CSR arrays with
     NumPy, no per-user loop) are scattered to -inf, then ``tf.math.top_k`` picks the best k; no
     dense mask is built. Ties go to the lower item index. A user with fewer than k allowed
     items gets excluded items with score -inf at the end of the list.
 
     Args:
-      model: a ``kdtfrs.models.Recommender``, or any object with ``num_users``, ``num_items``,
-        ``embeddings()`` and ``score_all(users, embeddings=...)``.
+      model: a ``kdtfrs.models.Recommender`` or a ``kdtfrs.embeddings.Embeddings``.
       users: 1-D integer array of user indices (None: every user).
       k: list length, 1 <= k <= num_items.
       exclude: None, an ``InteractionMatrix`` or a sequence of them (e.g. ``(train, valid)``).
       batch_size: users per block; memory is about ``batch_size * num_items * 4`` bytes.
       jit_compile: compile the block function with XLA (faster: the -inf scatter happens in
-        place); one compilation per distinct block shape, kept per model. Set False for a
-        model whose ``score_all`` XLA cannot compile.
+        place); one compilation per distinct block shape, shared by every model.
 
     Returns:
       (items int32 [n, k], scores float32 [n, k]) as NumPy arrays, best first.
     """
+    model = Embeddings.of(model)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= model.num_items:
         raise ValueError(f"k must be an integer in [1, {model.num_items}], got {k!r}.")
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
@@ -135,15 +131,15 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
     exclusions = exclusion_list(exclude, model.num_users, model.num_items)
     if not users.size:
         return np.zeros((0, k), np.int32), np.zeros((0, k), np.float32)
-    rank_block = _block_ranker(model, int(k), bool(jit_compile))
-    embeddings = tuple(model.embeddings())
+    rank_block = _block_ranker(int(k), bool(jit_compile))
+    user_table, item_table = model.tables()
     block = min(batch_size, users.size)
     items, scores = [], []
     for start in range(0, users.size, block):
         block_users = users[start : start + block]
         padded_users = np.pad(block_users, (0, block - block_users.size))
         block_items, block_scores = rank_block(
-            embeddings, tf.constant(padded_users), tf.constant(_mask_slots(exclusions, block_users))
+            user_table, item_table, tf.constant(padded_users), tf.constant(_mask_slots(exclusions, block_users))
         )
         items.append(block_items.numpy()[: block_users.size])
         scores.append(block_scores.numpy()[: block_users.size])
@@ -154,19 +150,19 @@ def list_scores(model, items, batch_size: int = 2048) -> np.ndarray:
     """float32 [n, L]: ``model``'s score of user u with each item of ``items[u]``.
 
     ``items`` is a per-user table (int [num_users, L], e.g. a teacher's or student's top
-    lists). Scored in blocks of ``batch_size`` users on ``model.embeddings()`` computed once,
+    lists). Scored in blocks of ``batch_size`` users on the model's embeddings computed once,
     so a method that samples from such a list can gather the teacher's scores per batch
     instead of scoring ``batch x L x dim`` again at every step.
     """
+    model = Embeddings.frozen(model)
     items = np.asarray(items)
     if items.ndim != 2 or items.shape[0] != model.num_users:
         raise ValueError(
             f"items must be a [num_users={model.num_users}, L] table, got shape {items.shape}."
         )
-    embeddings = tuple(model.embeddings())
     blocks = []
     for start in range(0, items.shape[0], batch_size):
         users = tf.range(start, min(start + batch_size, items.shape[0]), dtype=tf.int32)
         block_items = tf.constant(items[start : start + batch_size], tf.int32)
-        blocks.append(model.score(users, block_items, embeddings=embeddings).numpy())
+        blocks.append(model.score(users, block_items).numpy())
     return np.concatenate(blocks) if blocks else np.zeros(items.shape, np.float32)

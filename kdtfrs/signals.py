@@ -14,32 +14,8 @@ import time
 import numpy as np
 
 from kdtfrs import ranking
-from kdtfrs._keras import tf
 from kdtfrs.data.matrix import InteractionMatrix
-
-
-class EmbeddingScorer:
-    """Scores queries against keys by dot product: the view ``ranking.top_k_items`` needs.
-
-    With (user, item) embeddings it ranks items for users; with (item, user) embeddings it
-    ranks users for items (the item side of IR-RRD); with a subset of item embeddings it ranks
-    within that subset (UnKD's popularity groups).
-    """
-
-    def __init__(self, query_embeddings, key_embeddings):
-        self.query_embeddings = tf.convert_to_tensor(query_embeddings, tf.float32)
-        self.key_embeddings = tf.convert_to_tensor(key_embeddings, tf.float32)
-        self.num_users = int(self.query_embeddings.shape[0])
-        self.num_items = int(self.key_embeddings.shape[0])
-
-    def embeddings(self, training=False):
-        del training
-        return self.query_embeddings, self.key_embeddings
-
-    def score_all(self, users, embeddings=None, training=False):
-        del training
-        queries, keys = embeddings if embeddings is not None else self.embeddings()
-        return tf.matmul(tf.gather(queries, users), keys, transpose_b=True)
+from kdtfrs.embeddings import Embeddings
 
 
 def allowed_length(k: int, num_columns: int, exclude: InteractionMatrix | None = None) -> int:
@@ -81,13 +57,15 @@ class TeacherSignals:
     """Memoised ranked lists of one frozen teacher over one training matrix.
 
     Args:
-      teacher: a frozen ``kdtfrs.models.Recommender``.
+      teacher: a ``kdtfrs.models.Recommender`` or ``kdtfrs.embeddings.Embeddings``; its
+        embeddings are taken once, as constants (``self.teacher``), and the model is left as
+        it is.
       train: the training interactions (masked out of every list unless asked otherwise).
       batch_size: users (or items) scored per matmul block.
     """
 
     def __init__(self, teacher, train: InteractionMatrix, batch_size: int = 2048):
-        self.teacher = teacher
+        self.teacher = Embeddings.frozen(teacher)
         self.train = train
         self.batch_size = batch_size
         self.seconds = 0.0
@@ -129,8 +107,7 @@ class TeacherSignals:
         k = allowed_length(k, self.train.num_users, exclude)
 
         def compute():
-            user_emb, item_emb = self.teacher.embeddings()
-            scorer = EmbeddingScorer(item_emb, user_emb)
+            scorer = self.teacher.transposed()
             items = np.arange(self.train.num_items, dtype=np.int32)
             users, _ = ranking.top_k_items(scorer, items, k, exclude, self.batch_size)
             return users
@@ -146,8 +123,7 @@ class TeacherSignals:
         k = min(int(k), int(columns.size))
 
         def compute():
-            user_emb, item_emb = self.teacher.embeddings()
-            scorer = EmbeddingScorer(user_emb, tf.gather(item_emb, columns))
+            scorer = self.teacher.restricted_to_items(columns)
             exclude = restrict_columns(self.train, columns)
             users = np.arange(self.train.num_users, dtype=np.int32)
             local, _ = ranking.top_k_items(scorer, users, k, exclude, self.batch_size)

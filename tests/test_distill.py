@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from kdtfrs import Distiller, losses, methods, signal_dataset
+from kdtfrs import Distiller, losses, tasks, signal_dataset
 from kdtfrs._keras import keras, tf
 from kdtfrs.data import bpr_triples, make_synthetic, split_random
 from kdtfrs.distill import RefreshCallback
@@ -25,7 +25,7 @@ def models(split, student_seed=2):
 
 
 def small_rrd(**kwargs):
-    return methods.RRD(num_interesting=5, num_uninteresting=5, max_rank=20, **kwargs)
+    return tasks.RRD(num_interesting=5, num_uninteresting=5, max_rank=20, **kwargs)
 
 
 def test_fit_trains_student_only_and_logs_every_term(split):
@@ -33,7 +33,7 @@ def test_fit_trains_student_only_and_logs_every_term(split):
     teacher_before = [w.numpy().copy() for w in teacher.weights]
     student_before = [w.numpy().copy() for w in student.weights]
     distiller = Distiller(teacher, student, split.train,
-                          distillation=[small_rrd(weight=0.5), methods.KD(num_items=5)])
+                          distillation=[small_rrd(weight=0.5), tasks.KD(num_items=5)])
     distiller.compile(optimizer=keras.optimizers.Adam(0.05))
     history = distiller.fit(bpr_triples(split.train, 64), epochs=2, verbose=0)
 
@@ -60,18 +60,67 @@ def test_total_loss_is_base_plus_weighted_terms(split):
     np.testing.assert_allclose(total.numpy(), expected.numpy(), rtol=1e-5)
 
 
-def test_refresh_runs_once_per_epoch(split):
+class _CountingKD(tasks.KD):
+    """KD that records the epoch of every refresh and the student it was given."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.refreshed = []
+
+    def refresh(self, student, epoch):
+        super().refresh(student, epoch)
+        self.refreshed.append((epoch, student.tables()[0].numpy().copy()))
+
+
+def test_refresh_runs_once_per_epoch_on_the_current_student(split):
     teacher, student = models(split)
-    method = methods.KD(num_items=5, guide="student")
+    method = _CountingKD(num_items=5, guide="student")
     distiller = Distiller(teacher, student, split.train, distillation=[method])
     distiller.compile(optimizer=keras.optimizers.Adam(0.01))
-    distiller.fit(bpr_triples(split.train, 64), epochs=3, verbose=0)
-    assert int(method.epoch.numpy()) == 2
-    expected = np.argsort(-student.score_all(tf.range(split.num_users)).numpy(), axis=1)
-    # The guide list was refreshed at the start of the last epoch, before its updates:
-    # it holds real items and differs from the all-zero initial state.
-    assert method.guide_items.numpy().any()
-    assert expected.shape[1] == split.num_items
+    weights_before_epoch = []
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            weights_before_epoch.append(student.user_embedding.numpy().copy())
+
+    distiller.fit(bpr_triples(split.train, 64), epochs=3, verbose=0, callbacks=[Snapshot()])
+    assert [epoch for epoch, _ in method.refreshed] == [0, 1, 2]
+    for (_, refreshed_users), users in zip(method.refreshed, weights_before_epoch):
+        np.testing.assert_array_equal(refreshed_users, users)
+    assert not np.allclose(method.refreshed[0][1], method.refreshed[2][1])
+
+
+def test_teacher_is_left_as_the_caller_passed_it(split):
+    teacher, student = models(split)
+    assert teacher.trainable and not teacher.frozen
+    distiller = Distiller(teacher, student, split.train, distillation=[small_rrd()])
+    assert distiller.teacher is teacher
+    assert teacher.trainable and not teacher.frozen
+    assert not any(v.ref() in {w.ref() for w in distiller.variables} for v in teacher.variables)
+    teacher.compile(optimizer=keras.optimizers.Adam(0.05))  # still trains on its own
+    before = teacher.user_embedding.numpy().copy()
+    teacher.fit(bpr_triples(split.train, 64), epochs=1, verbose=0)
+    assert not np.allclose(before, teacher.user_embedding.numpy())
+
+
+class _CountingPropagation(BPRMF):
+    calls = 0
+
+    def propagate(self, user_table, item_table, training=False):
+        type(self).calls += 1
+        return super().propagate(user_table, item_table, training)
+
+
+def test_student_embeddings_are_computed_once_per_step(split):
+    teacher, _ = models(split)
+    student = _CountingPropagation(split.num_users, split.num_items, 4, seed=2)
+    distiller = Distiller(teacher, student, split.train,
+                          distillation=[small_rrd(), tasks.KD(num_items=5, guide="teacher")])
+    distiller.compile(optimizer=keras.optimizers.SGD(0.1))
+    batch = next(iter(bpr_triples(split.train, 32)))
+    _CountingPropagation.calls = 0
+    distiller.compute_loss(batch, training=True)
+    assert _CountingPropagation.calls == 1
 
 
 def test_scratch_distiller_equals_plain_student_training(split):
@@ -89,7 +138,7 @@ def test_scratch_distiller_equals_plain_student_training(split):
 
 def test_bad_arguments_are_explained(split):
     teacher, student = models(split)
-    with pytest.raises(TypeError, match="DistillationMethod"):
+    with pytest.raises(TypeError, match="DistillationTask"):
         Distiller(teacher, student, split.train, distillation=["rrd"])
     with pytest.raises(ValueError, match="unique"):
         Distiller(teacher, student, split.train, distillation=[small_rrd(), small_rrd()])
@@ -102,7 +151,7 @@ def test_trains_under_two_replica_mirrored_strategy(split, two_replica_strategy)
     with two_replica_strategy.scope():
         teacher, student = models(split)
         distiller = Distiller(teacher, student, split.train,
-                              distillation=[small_rrd(), methods.RCEKD(
+                              distillation=[small_rrd(), tasks.RCEKD(
                                   num_top=4, num_closure=4, max_rank=12)])
         distiller.compile(optimizer=keras.optimizers.Adam(0.01))
     history = distiller.fit(bpr_triples(split.train, 64), epochs=2, verbose=0)
@@ -112,7 +161,7 @@ def test_trains_under_two_replica_mirrored_strategy(split, two_replica_strategy)
 
 @pytest.mark.parametrize("make_method, make_loss", [
     (small_rrd, losses.RRD),
-    (lambda: methods.UnKD(num_groups=2, num_pairs=4, max_rank=20), losses.UnKD),
+    (lambda: tasks.UnKD(num_groups=2, num_pairs=4, max_rank=20), losses.UnKD),
 ])
 def test_plain_keras_path_with_signal_dataset(split, make_method, make_loss):
     teacher, student = models(split)
@@ -128,7 +177,7 @@ def test_plain_keras_path_with_signal_dataset(split, make_method, make_loss):
 
 def test_signal_dataset_draws_from_the_state_refreshed_at_epoch_begin(split):
     teacher, student = models(split)
-    method = methods.KD(num_items=5)
+    method = tasks.KD(num_items=5)
     dataset = signal_dataset(method, teacher, split.train, batch_size=16).repeat()
     iterator = iter(dataset)  # one iterator across epochs, as fit(steps_per_epoch=...) keeps
     next(iterator)
@@ -137,6 +186,15 @@ def test_signal_dataset_draws_from_the_state_refreshed_at_epoch_begin(split):
     inputs, _ = next(iterator)
     np.testing.assert_array_equal(inputs["item"],
                                   tf.gather(method.guide_items, inputs["user"]))
+
+
+def test_plain_keras_path_keeps_compiled_metrics(split):
+    teacher, student = models(split)
+    dataset = signal_dataset(small_rrd(), teacher, split.train, batch_size=64)
+    student.compile(optimizer=keras.optimizers.Adam(0.05), loss=losses.RRD(),
+                    metrics=[keras.metrics.MeanSquaredError(name="mse")])
+    history = student.fit(dataset, epochs=1, verbose=0)
+    assert {"loss", "mse"} <= set(history.history)
 
 
 def test_refresh_callback_logs_seconds(split):

@@ -1,13 +1,13 @@
-"""TeacherSignals, EmbeddingScorer, transpose and restrict_columns against NumPy references."""
+"""TeacherSignals, transpose and restrict_columns against NumPy references."""
 
 import numpy as np
 import pytest
 
 from kdtfrs.data import InteractionMatrix
 from kdtfrs.models import BPRMF
-from kdtfrs.signals import (EmbeddingScorer, TeacherSignals, allowed_length, restrict_columns,
+from kdtfrs.signals import (TeacherSignals, allowed_length, restrict_columns,
                             transpose)
-from tests.methods.method_checks import assert_is_top_k, dense, model_scores
+from tests.tasks.task_checks import assert_is_top_k, dense, model_scores
 
 NUM_USERS, NUM_ITEMS = 30, 40
 
@@ -77,15 +77,6 @@ def test_smaller_k_slices_the_memoised_list(signals):
 def test_k_is_clipped_to_the_catalogue(signals):
     assert signals.top_items(10_000, exclude_train=False).shape == (NUM_USERS, NUM_ITEMS)
     assert signals.top_users(10_000, exclude_train=False).shape == (NUM_ITEMS, NUM_USERS)
-
-
-def test_embedding_scorer_scores_queries_against_keys():
-    rng = np.random.default_rng(1)
-    queries, keys = rng.normal(size=(5, 3)), rng.normal(size=(7, 3))
-    scorer = EmbeddingScorer(queries, keys)
-    assert (scorer.num_users, scorer.num_items) == (5, 7)
-    np.testing.assert_allclose(scorer.score_all([4, 0]).numpy(), (queries @ keys.T)[[4, 0]],
-                               rtol=1e-5)
 
 
 def test_transpose_and_restrict_columns(train):

@@ -145,7 +145,8 @@ class Recommender(tfrs.models.Model):
             loss = self.compiled_loss(targets, predictions, sample_weight,
                                       regularization_losses=self.losses)
         self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
-        return {"loss": loss}
+        self.compiled_metrics.update_state(targets, predictions, sample_weight)
+        return {metric.name: metric.result() for metric in self.metrics}
 
     def freeze(self) -> "Recommender":
         """Makes the model a fixed teacher: no trainable weights, embeddings computed once.
@@ -162,10 +163,14 @@ class Recommender(tfrs.models.Model):
     def frozen(self) -> bool:
         return self._frozen_embeddings is not None
 
-    def compute_loss(self, inputs, training: bool = False):
-        """The base ranking loss of a ``bpr_triples`` batch (class docstring), a scalar."""
+    def compute_loss(self, inputs, training: bool = False, embeddings=None):
+        """The base ranking loss of a ``bpr_triples`` batch (class docstring), a scalar.
+
+        ``embeddings`` may pass this step's ``self.embeddings(training)`` pair, computed once
+        and shared with the distillation tasks (``kdtfrs.Distiller``).
+        """
         users, pos_items, neg_items = self._unpack_triples(inputs)
-        user_emb, item_emb = self.embeddings(training=training)
+        user_emb, item_emb = embeddings if embeddings is not None else self.embeddings(training)
         user_vectors = tf.gather(user_emb, users)
         pos_scores = tf.reduce_sum(user_vectors * tf.gather(item_emb, pos_items), axis=-1)
         neg_scores = tf.linalg.matvec(tf.gather(item_emb, neg_items), user_vectors)

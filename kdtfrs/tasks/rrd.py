@@ -6,8 +6,9 @@ from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.exclusion import PairExclusion
 from kdtfrs.data.matrix import InteractionMatrix
-from kdtfrs.methods.base import (DistillationMethod, check_list_length, check_positive,
+from kdtfrs.tasks.base import (DistillationTask, check_list_length,
                                  rank_aware_from_list)
+from kdtfrs.validation import check_number
 
 
 def list_exclusion(train: InteractionMatrix, ranked) -> PairExclusion:
@@ -50,7 +51,7 @@ def relaxed_ranking_targets(ranked, rows, num_interesting, temperature, unintere
     return tf.concat([columns, others], axis=1), labels
 
 
-class RRD(DistillationMethod):
+class RRD(DistillationTask):
     """Relaxed ranking distillation.
 
     Signals: the teacher's top-``max_rank`` items per user (training items excluded), cut
@@ -69,10 +70,10 @@ class RRD(DistillationMethod):
     def __init__(self, weight=0.1, num_interesting=100, num_uninteresting=200,
                  temperature=10.0, max_rank=500, exclude_train=True, name=None):
         super().__init__(weight, exclude_train, name)
-        check_positive("num_interesting", num_interesting, integer=True)
-        check_positive("num_uninteresting", num_uninteresting, allow_zero=True, integer=True)
-        check_positive("temperature", temperature)
-        check_positive("max_rank", max_rank, integer=True)
+        check_number("num_interesting", num_interesting, above=0, integer=True)
+        check_number("num_uninteresting", num_uninteresting, minimum=0, integer=True)
+        check_number("temperature", temperature, above=0)
+        check_number("max_rank", max_rank, above=0, integer=True)
         if num_interesting > max_rank:
             raise ValueError(
                 f"num_interesting ({num_interesting}) must not exceed max_rank ({max_rank}): "
@@ -83,8 +84,8 @@ class RRD(DistillationMethod):
         self.temperature = float(temperature)
         self.max_rank = max_rank
 
-    def prepare(self, signals, train):
-        super().prepare(signals, train)
+    def prepare(self, signals, train, student=None):
+        super().prepare(signals, train, student)
         ranked = signals.top_items(self.max_rank, self.exclude_train)
         if self.num_uninteresting:
             ranked = leave_room(ranked, train)

@@ -3,8 +3,8 @@
 import numpy as np
 
 from kdtfrs import losses
-from kdtfrs.methods import BlackD
-from tests.methods import method_checks as checks
+from kdtfrs.tasks import BlackD
+from tests.tasks import task_checks as checks
 
 
 def test_blackd_targets_and_loss(signals, train, features, student, teacher):

@@ -3,13 +3,14 @@ on the guide model's top-K items as in woriazzc/KDs ``KD``."""
 
 from kdtfrs import losses
 from kdtfrs._keras import keras, tf
-from kdtfrs.methods.base import DistillationMethod, all_users_top_items, check_positive
+from kdtfrs.tasks.base import DistillationTask, all_users_top_items
 from kdtfrs.signals import allowed_length
+from kdtfrs.validation import check_number
 
 GUIDES = ("student", "teacher")
 
 
-class KD(DistillationMethod):
+class KD(DistillationTask):
     """Hinton-style KD over each user's guide top-K.
 
     Signals: the guide's top-``num_items`` items per user, training items excluded (the
@@ -25,8 +26,8 @@ class KD(DistillationMethod):
     def __init__(self, weight=1.0, num_items=50, temperature=1.0, guide="student",
                  exclude_train=True, name=None):
         super().__init__(weight, exclude_train, name)
-        check_positive("num_items", num_items, integer=True)
-        check_positive("temperature", temperature)
+        check_number("num_items", num_items, above=0, integer=True)
+        check_number("temperature", temperature, above=0)
         if guide not in GUIDES:
             raise ValueError(f"guide must be one of {GUIDES}, got {guide!r}.")
         self.num_items = num_items
@@ -34,8 +35,8 @@ class KD(DistillationMethod):
         self.guide = guide
         self.needs_refresh = guide == "student"
 
-    def prepare(self, signals, train):
-        super().prepare(signals, train)
+    def prepare(self, signals, train, student=None):
+        super().prepare(signals, train, student)
         self.train = train if self.exclude_train else None
         if self.guide == "teacher":
             items = signals.top_items(self.num_items, self.exclude_train)

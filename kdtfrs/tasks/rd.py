@@ -3,7 +3,8 @@
 from kdtfrs import losses
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.exclusion import PairExclusion
-from kdtfrs.methods.base import DistillationMethod, check_positive
+from kdtfrs.tasks.base import DistillationTask
+from kdtfrs.validation import check_number
 
 
 def dynamic_rank_weights(scores, probe_scores, num_items, mu):
@@ -25,7 +26,7 @@ def dynamic_rank_weights(scores, probe_scores, num_items, mu):
     return tf.nn.relu(tf.tanh(mu * (estimated_rank - teacher_rank)))
 
 
-class RD(DistillationMethod):
+class RD(DistillationTask):
     """Pointwise log-likelihood of the teacher's top-K items with rank weights.
 
     Signals: the teacher's top-``num_items`` items per user (training excluded), relevance
@@ -40,21 +41,20 @@ class RD(DistillationMethod):
     def __init__(self, weight=0.1, num_items=30, rank_temperature=1.0, mu=0.1,
                  num_probe_items=100, dynamic_start_epoch=10, exclude_train=True, name=None):
         super().__init__(weight, exclude_train, name)
-        check_positive("num_items", num_items, integer=True)
-        check_positive("rank_temperature", rank_temperature)
-        check_positive("mu", mu)
-        check_positive("num_probe_items", num_probe_items, integer=True)
+        check_number("num_items", num_items, above=0, integer=True)
+        check_number("rank_temperature", rank_temperature, above=0)
+        check_number("mu", mu, above=0)
+        check_number("num_probe_items", num_probe_items, above=0, integer=True)
         if dynamic_start_epoch is not None:
-            check_positive("dynamic_start_epoch", dynamic_start_epoch, allow_zero=True,
-                           integer=True)
+            check_number("dynamic_start_epoch", dynamic_start_epoch, minimum=0, integer=True)
         self.num_items = num_items
         self.rank_temperature = float(rank_temperature)
         self.mu = float(mu)
         self.num_probe_items = num_probe_items
         self.dynamic_start_epoch = dynamic_start_epoch
 
-    def prepare(self, signals, train):
-        super().prepare(signals, train)
+    def prepare(self, signals, train, student=None):
+        super().prepare(signals, train, student)
         ranked = signals.top_items(self.num_items, self.exclude_train)
         self.ranked = tf.constant(ranked)
         self.relevance = tf.cast(ranked.shape[1] - tf.range(ranked.shape[1]), tf.float32)

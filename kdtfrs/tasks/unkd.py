@@ -5,7 +5,8 @@ import numpy as np
 from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.popularity import popularity_groups
-from kdtfrs.methods.base import DistillationMethod, check_positive, gather_rows
+from kdtfrs.tasks.base import DistillationTask, lookup_positions
+from kdtfrs.validation import check_number
 
 
 def group_pair_counts(popularity, groups, num_groups, total_pairs, exponent):
@@ -27,7 +28,7 @@ def group_pair_counts(popularity, groups, num_groups, total_pairs, exponent):
     return counts
 
 
-class UnKD(DistillationMethod):
+class UnKD(DistillationTask):
     """Popularity-stratified pairwise ranking distillation.
 
     Signals: items split into ``num_groups`` popularity groups of equal interaction mass
@@ -50,19 +51,19 @@ class UnKD(DistillationMethod):
                 "UnKD ranks each popularity group's non-training items, as the paper does: "
                 "exclude_train=False is not supported. Leave exclude_train at True.")
         super().__init__(weight, exclude_train, name)
-        check_positive("num_groups", num_groups, integer=True)
-        check_positive("num_pairs", num_pairs, integer=True)
-        check_positive("group_weight_exponent", group_weight_exponent, allow_zero=True)
-        check_positive("rank_temperature", rank_temperature)
-        check_positive("max_rank", max_rank, integer=True)
+        check_number("num_groups", num_groups, above=0, integer=True)
+        check_number("num_pairs", num_pairs, above=0, integer=True)
+        check_number("group_weight_exponent", group_weight_exponent, minimum=0)
+        check_number("rank_temperature", rank_temperature, above=0)
+        check_number("max_rank", max_rank, above=0, integer=True)
         self.num_groups = num_groups
         self.num_pairs = num_pairs
         self.group_weight_exponent = float(group_weight_exponent)
         self.rank_temperature = float(rank_temperature)
         self.max_rank = max_rank
 
-    def prepare(self, signals, train):
-        super().prepare(signals, train)
+    def prepare(self, signals, train, student=None):
+        super().prepare(signals, train, student)
         groups = popularity_groups(train, self.num_groups)
         num_groups = int(groups.max()) + 1
         users, items = train.to_pairs()
@@ -101,8 +102,8 @@ class UnKD(DistillationMethod):
             first, second = draws[:, :count], draws[:, count:]
             better, worse = tf.minimum(first, second), tf.maximum(first, second)
             valid = (first != second) & (length >= 2)
-            pair = tf.stack([gather_rows(self.lists[group], users, better),
-                             gather_rows(self.lists[group], users, worse)], axis=-1)
+            pair = tf.stack([lookup_positions(self.lists[group], users, better),
+                             lookup_positions(self.lists[group], users, worse)], axis=-1)
             relevance = tf.cast(self.max_rank - tf.stack([better, worse], -1), tf.float32)
             relevance = tf.where(valid[..., None], relevance, np.nan)
             items.append(pair)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from kdtfrs.methods import RRD, SLD
-from tests.methods import method_checks as checks
+from kdtfrs.tasks import RRD, SLD
+from tests.tasks import task_checks as checks
 
 MAX_RANK = 15
 

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from kdtfrs.methods import DCD
-from kdtfrs.methods.dcd import correction_logits, student_scores_of_lists
-from tests.methods import method_checks as checks
+from kdtfrs.tasks import DCD
+from kdtfrs.tasks.dcd import correction_logits
+from tests.tasks import task_checks as checks
 
 MAX_RANK = 20
 
@@ -36,13 +36,6 @@ def test_correction_logits_match_a_loop():
         expected_under, expected_over = _naive_correction_logits(scores, temperature)
         np.testing.assert_allclose(under, expected_under, rtol=1e-5)
         np.testing.assert_allclose(over, expected_over, rtol=1e-5)
-
-
-def test_student_scores_of_lists(student):
-    ranked = np.random.default_rng(1).integers(0, 80, size=(60, 5)).astype(np.int32)
-    scores = student_scores_of_lists(student, ranked, batch_size=7)
-    expected = checks.model_scores(student)[np.arange(60)[:, None], ranked]
-    np.testing.assert_allclose(scores, expected, rtol=1e-5, atol=1e-6)
 
 
 @pytest.fixture(scope="module")

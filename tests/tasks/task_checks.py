@@ -71,10 +71,10 @@ def assert_targets_deterministic(method, features, sampled=True):
 def assert_loss_trains_student_only(method, features, student, teacher):
     """per_row_loss is finite [B]; its gradient reaches the student, never the teacher.
 
-    The method itself owns no trainable variable (a Keras model that holds it, such as the
-    Distiller, collects the trainable variables of the tf.Modules it tracks).
+    A ranking task owns no trainable variable (a Keras model that holds it, such as the
+    Distiller, would train them with the student).
     """
-    assert method.trainable_variables == ()
+    assert not method.trainable_variables
     variables = student.trainable_variables + teacher.variables
     with tf.GradientTape() as tape:
         tape.watch(teacher.variables)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from kdtfrs.data import popularity_groups
-from kdtfrs.methods import UnKD
-from kdtfrs.methods.unkd import group_pair_counts
-from tests.methods import method_checks as checks
+from kdtfrs.tasks import UnKD
+from kdtfrs.tasks.unkd import group_pair_counts
+from tests.tasks import task_checks as checks
 
 
 def _naive_pair_counts(popularity, groups, num_groups, total, exponent):

@@ -3,13 +3,14 @@
 from kdtfrs import losses
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.exclusion import PairExclusion
-from kdtfrs.methods.base import (DistillationMethod, check_list_length, check_positive,
-                                 gather_rows, rank_aware_from_list)
+from kdtfrs.tasks.base import (DistillationTask, check_list_length,
+                                 lookup_positions, rank_aware_from_list)
+from kdtfrs.validation import check_number
 
 SAMPLINGS = ("uniform", "rank")
 
 
-class _Pointwise(DistillationMethod):
+class _Pointwise(DistillationTask):
     """Items per row: ``num_items`` uniform non-training items (``sampling="uniform"``; any
     item with ``exclude_train=False``) or drawn from the teacher's top-``max_rank`` with
     p(r) ~ exp(-(r+1)/T) (``"rank"``); y_true: the teacher's scores of those items."""
@@ -17,9 +18,9 @@ class _Pointwise(DistillationMethod):
     def __init__(self, weight, num_items=50, sampling="uniform", temperature=10.0,
                  max_rank=500, exclude_train=True, name=None):
         super().__init__(weight, exclude_train, name)
-        check_positive("num_items", num_items, integer=True)
-        check_positive("temperature", temperature)
-        check_positive("max_rank", max_rank, integer=True)
+        check_number("num_items", num_items, above=0, integer=True)
+        check_number("temperature", temperature, above=0)
+        check_number("max_rank", max_rank, above=0, integer=True)
         if sampling not in SAMPLINGS:
             raise ValueError(f"sampling must be one of {SAMPLINGS}, got {sampling!r}.")
         self.num_items = num_items
@@ -27,8 +28,8 @@ class _Pointwise(DistillationMethod):
         self.temperature = float(temperature)
         self.max_rank = max_rank
 
-    def prepare(self, signals, train):
-        super().prepare(signals, train)
+    def prepare(self, signals, train, student=None):
+        super().prepare(signals, train, student)
         if self.sampling == "rank":
             ranked = signals.top_items(self.max_rank, self.exclude_train)
             check_list_length("num_items", self.num_items, ranked.shape[1])
@@ -43,7 +44,7 @@ class _Pointwise(DistillationMethod):
         if self.sampling == "rank":
             items, _, positions = rank_aware_from_list(
                 self.ranked, users, self.num_items, self.temperature, seed)
-            return items, gather_rows(self.ranked_scores, users, positions)
+            return items, lookup_positions(self.ranked_scores, users, positions)
         if self.exclude_train:
             items = self.exclusion.sample_uniform_excluding(users, self.num_items, seed)
         else:
@@ -75,7 +76,7 @@ class BCE(_Pointwise):
 
     def __init__(self, weight=0.1, label_temperature=1.0, **kwargs):
         super().__init__(weight, **kwargs)
-        check_positive("label_temperature", label_temperature)
+        check_number("label_temperature", label_temperature, above=0)
         self.label_temperature = float(label_temperature)
 
     def make_loss(self):

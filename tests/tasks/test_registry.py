@@ -1,14 +1,14 @@
-"""kdtfrs.methods.get, configs and constructor validation of every method."""
+"""kdtfrs.tasks.get, configs and constructor validation of every method."""
 
 import pytest
 
-from kdtfrs import methods
-from kdtfrs.methods import METHODS, RRD
-from tests.methods import method_checks as checks
+from kdtfrs import tasks
+from kdtfrs.tasks import METHODS, RRD
+from tests.tasks import task_checks as checks
 
 
 def test_get_builds_with_hyperparameters_over_defaults():
-    method = methods.get("rrd", weight=0.2)
+    method = tasks.get("rrd", weight=0.2)
     assert isinstance(method, RRD)
     assert method.weight == 0.2 and method.num_interesting == 100  # KDs default kept
     assert method.name == "rrd"
@@ -19,27 +19,27 @@ def test_every_method_id_is_registered_under_its_own_id():
                                "rd", "rrd", "sld", "unkd"]
     for method_id, cls in METHODS.items():
         assert cls.method_id == method_id
-        assert methods.get(method_id).name == method_id
+        assert tasks.get(method_id).name == method_id
 
 
 def test_unknown_method_lists_the_known_ones():
     with pytest.raises(ValueError, match=r"unknown distillation method 'rdd'.*'rrd'"):
-        methods.get("rdd")
+        tasks.get("rdd")
 
 
 def test_unknown_hyperparameter_is_a_value_error_naming_it():
     with pytest.raises(ValueError, match=r"bad hyperparameters for method 'rrd'.*topk.*help"):
-        methods.get("rrd", topk=10)
+        tasks.get("rrd", topk=10)
 
 
 def test_bad_hyperparameter_value_names_the_argument():
-    with pytest.raises(ValueError, match=r"temperature must be a number > 0, got -1"):
-        methods.get("kd", temperature=-1)
+    with pytest.raises(ValueError, match=r"`temperature` must be a finite number > 0; received temperature=-1"):
+        tasks.get("kd", temperature=-1)
 
 
 @pytest.mark.parametrize("method_id", sorted(METHODS))
 def test_config_rebuilds_an_equal_method(method_id):
-    method = methods.get(method_id, weight=0.25, name=f"my_{method_id}")
+    method = tasks.get(method_id, weight=0.25, name=f"my_{method_id}")
     rebuilt = checks.assert_config_round_trip(method)
     assert rebuilt.name == f"my_{method_id}" and rebuilt.weight == 0.25
     assert type(rebuilt).__name__ == type(method).__name__
@@ -65,5 +65,5 @@ def test_config_rebuilds_an_equal_method(method_id):
 ])
 def test_constructor_errors_name_the_argument(method_id, hyperparameters, argument):
     value = next(iter(hyperparameters.values()))
-    with pytest.raises(ValueError, match=rf"^{argument} must be .*got {value!r}"):
-        methods.get(method_id, **hyperparameters)
+    with pytest.raises(ValueError, match=rf"^`{argument}` must be .*received {argument}={value!r}"):
+        tasks.get(method_id, **hyperparameters)

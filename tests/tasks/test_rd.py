@@ -7,9 +7,9 @@ import pytest
 
 from kdtfrs import losses
 from kdtfrs._keras import tf
-from kdtfrs.methods import RD
-from kdtfrs.methods.rd import dynamic_rank_weights
-from tests.methods import method_checks as checks
+from kdtfrs.tasks import RD
+from kdtfrs.tasks.rd import dynamic_rank_weights
+from tests.tasks import task_checks as checks
 
 NUM_ITEMS = 6
 

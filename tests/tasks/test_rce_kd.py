@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from kdtfrs.methods import RCEKD
-from kdtfrs.methods.rce_kd import closure_counts
-from tests.methods import method_checks as checks
+from kdtfrs.tasks import RCEKD
+from kdtfrs.tasks.rce_kd import closure_counts
+from tests.tasks import task_checks as checks
 
 NUM_TOP, NUM_CLOSURE, MAX_RANK = 4, 5, 20
 

@@ -1,18 +1,18 @@
-"""The shared pieces of kdtfrs.methods.base."""
+"""The shared pieces of kdtfrs.tasks.base."""
 
 import numpy as np
 import pytest
 
 from kdtfrs import losses, samplers
 from kdtfrs._keras import tf
-from kdtfrs.methods.base import (DistillationMethod, all_users_top_items, check_list_length,
-                                 check_positive, gather_rows, rank_aware_from_list)
-from tests.methods import method_checks as checks
+from kdtfrs.tasks.base import (DistillationTask, all_users_top_items, check_list_length,
+                               lookup_positions, rank_aware_from_list)
+from tests.tasks import task_checks as checks
 
 
-def test_gather_rows():
+def test_lookup_positions():
     table = np.arange(20).reshape(4, 5)
-    np.testing.assert_array_equal(gather_rows(table, [2, 0, 2], [[0, 4], [1, 1], [3, 2]]),
+    np.testing.assert_array_equal(lookup_positions(table, [2, 0, 2], [[0, 4], [1, 1], [3, 2]]),
                                   [[10, 14], [1, 1], [13, 12]])
 
 
@@ -26,20 +26,7 @@ def test_rank_aware_from_list_returns_items_relevance_and_positions():
     np.testing.assert_array_equal(relevance.numpy(), 10 - positions)
 
 
-@pytest.mark.parametrize("value, kwargs, ok", [
-    (1, {}, True), (0.5, {}, True), (0, {}, False), (0, {"allow_zero": True}, True),
-    (-1e-9, {"allow_zero": True}, False), (True, {}, False), (2.0, {"integer": True}, False),
-    (3, {"integer": True}, True), ("1", {}, False), (None, {}, False),
-])
-def test_check_positive(value, kwargs, ok):
-    if ok:
-        check_positive("x", value, **kwargs)
-    else:
-        with pytest.raises(ValueError, match=rf"^x must be .*got {value!r}\."):
-            check_positive("x", value, **kwargs)
-
-
-class _Constant(DistillationMethod):
+class _Constant(DistillationTask):
     """A minimal method: the batch's positive item with relevance 1."""
 
     method_id = "constant"
@@ -63,9 +50,8 @@ def test_base_method_defaults(student, features):
     np.testing.assert_array_equal(method.weighted_loss(features, student, checks.SEED), 0.0)
     assert np.all(method.per_row_loss(features, student, checks.SEED).numpy() > 0)
     with pytest.raises(NotImplementedError):
-        DistillationMethod.targets(method, features, checks.SEED)
-    with pytest.raises(ValueError, match="my-method"):
-        _Constant(weight=1.0, name="my-method")
+        DistillationTask.targets(method, features, checks.SEED)
+    assert _Constant(weight=1.0, name="my-method").name == "my-method"
 
 
 def test_all_users_top_items(student, train):

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from kdtfrs.methods import KD
+from kdtfrs.tasks import KD
 from kdtfrs.models import BPRMF
-from tests.methods import method_checks as checks
+from tests.tasks import task_checks as checks
 
 
 def test_teacher_guide_uses_the_teacher_list_and_scores(signals, train, teacher, features,

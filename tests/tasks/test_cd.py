@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from kdtfrs import samplers
-from kdtfrs.methods import CD
+from kdtfrs.tasks import CD
 from kdtfrs.models import BPRMF
-from tests.methods import method_checks as checks
+from tests.tasks import task_checks as checks
 
 
 def test_teacher_guide_picks_by_tournament(signals, train, teacher, features, student):

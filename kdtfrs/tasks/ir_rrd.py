@@ -2,9 +2,11 @@
 
 from kdtfrs import samplers
 from kdtfrs._keras import tf
-from kdtfrs.methods.base import check_list_length, check_positive
-from kdtfrs.methods.rrd import RRD, leave_room, list_exclusion, relaxed_ranking_targets
+from kdtfrs.embeddings import Embeddings
+from kdtfrs.tasks.base import check_list_length
+from kdtfrs.tasks.rrd import RRD, leave_room, list_exclusion, relaxed_ranking_targets
 from kdtfrs.signals import transpose
+from kdtfrs.validation import check_number
 
 
 class IRRRD(RRD):
@@ -33,17 +35,17 @@ class IRRRD(RRD):
                  item_temperature=10.0, exclude_train=True, name=None):
         super().__init__(weight, num_interesting, num_uninteresting, temperature, max_rank,
                          exclude_train, name)
-        check_positive("item_weight", item_weight, allow_zero=True)
-        check_positive("item_interesting", item_interesting, integer=True)
-        check_positive("item_uninteresting", item_uninteresting, allow_zero=True, integer=True)
-        check_positive("item_temperature", item_temperature)
+        check_number("item_weight", item_weight, minimum=0)
+        check_number("item_interesting", item_interesting, above=0, integer=True)
+        check_number("item_uninteresting", item_uninteresting, minimum=0, integer=True)
+        check_number("item_temperature", item_temperature, above=0)
         self.item_weight = float(item_weight)
         self.item_interesting = item_interesting
         self.item_uninteresting = item_uninteresting
         self.item_temperature = float(item_temperature)
 
-    def prepare(self, signals, train):
-        super().prepare(signals, train)
+    def prepare(self, signals, train, student=None):
+        super().prepare(signals, train, student)
         ranked_users = signals.top_users(self.max_rank, self.exclude_train)
         train_users = transpose(train)
         if self.item_uninteresting:
@@ -65,10 +67,7 @@ class IRRRD(RRD):
         user_side = self.per_row_loss(features, student, user_seed)
         items = features["pos_item"]
         users, labels = self.item_side_targets(items, item_seed)
-        user_emb, item_emb = student.embeddings(training=True)
-        scores = tf.einsum(
-            "bnd,bd->bn", tf.gather(user_emb, users), tf.gather(item_emb, items)
-        )
+        scores = Embeddings.of(student).transposed().score(items, users)
         item_side = self.loss(labels, scores)
         return self.weight * user_side + self.item_weight * item_side
 

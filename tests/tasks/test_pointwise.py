@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from kdtfrs.methods import BCE, MSE
-from tests.methods import method_checks as checks
+from kdtfrs.tasks import BCE, MSE
+from tests.tasks import task_checks as checks
 
 
 @pytest.mark.parametrize("cls", [MSE, BCE])

@@ -2,14 +2,15 @@
 
 from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
-from kdtfrs.methods.base import (DistillationMethod, all_users_top_items, check_positive,
-                                 gather_rows)
+from kdtfrs.tasks.base import (DistillationTask, all_users_top_items,
+                                 lookup_positions)
 from kdtfrs.signals import allowed_length
+from kdtfrs.validation import check_number
 
 GUIDES = ("student", "teacher")
 
 
-class CD(DistillationMethod):
+class CD(DistillationTask):
     """Rank-aware soft-label BCE on items picked by tournament from a guide's top list.
 
     Signals: the guide's top-``sample_num`` items per user, training items excluded
@@ -25,10 +26,10 @@ class CD(DistillationMethod):
                  guide="student", label_scale=2.0, label_shift=0.0, exclude_train=True,
                  name=None):
         super().__init__(weight, exclude_train, name)
-        check_positive("num_items", num_items, integer=True)
-        check_positive("sample_num", sample_num, integer=True)
-        check_positive("temperature", temperature)
-        check_positive("label_scale", label_scale)
+        check_number("num_items", num_items, above=0, integer=True)
+        check_number("sample_num", sample_num, above=0, integer=True)
+        check_number("temperature", temperature, above=0)
+        check_number("label_scale", label_scale, above=0)
         if guide not in GUIDES:
             raise ValueError(f"guide must be one of {GUIDES}, got {guide!r}.")
         self.num_items = num_items
@@ -39,8 +40,8 @@ class CD(DistillationMethod):
         self.label_shift = float(label_shift)
         self.needs_refresh = guide == "student"
 
-    def prepare(self, signals, train):
-        super().prepare(signals, train)
+    def prepare(self, signals, train, student=None):
+        super().prepare(signals, train, student)
         self.train = train if self.exclude_train else None
         length = allowed_length(self.sample_num, train.num_items, self.train)
         if self.guide == "teacher":
@@ -61,7 +62,7 @@ class CD(DistillationMethod):
         length = int(self.guide_items.shape[1])
         positions = samplers.tournament_positions(
             tf.shape(users)[0], length, self.num_items, self.temperature, seed)
-        items = gather_rows(self.guide_items, users, positions)
+        items = lookup_positions(self.guide_items, users, positions)
         return items, self.teacher_scores(users, items)
 
     def make_loss(self):

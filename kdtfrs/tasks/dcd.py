@@ -2,20 +2,12 @@
 
 import numpy as np
 
-from kdtfrs import losses, samplers
+from kdtfrs import losses, ranking, samplers
 from kdtfrs._keras import keras, tf
-from kdtfrs.methods.base import DistillationMethod, check_list_length, check_positive, gather_rows
+from kdtfrs.tasks.base import DistillationTask, check_list_length, lookup_positions
+from kdtfrs.validation import check_number
 
 _FLOOR = 1e-5
-
-
-def student_scores_of_lists(student, ranked, batch_size=2048):
-    """float32 [U, M]: the student's scores of each user's listed items (batched)."""
-    blocks = []
-    for start in range(0, ranked.shape[0], batch_size):
-        users = tf.range(start, min(start + batch_size, ranked.shape[0]), dtype=tf.int32)
-        blocks.append(student.score(users, ranked[start:start + batch_size]).numpy())
-    return np.concatenate(blocks, axis=0)
 
 
 def correction_logits(student_scores, temperature):
@@ -34,7 +26,7 @@ def correction_logits(student_scores, temperature):
     return np.log(under).astype(np.float32), np.log(over).astype(np.float32)
 
 
-class DCD(DistillationMethod):
+class DCD(DistillationTask):
     """Relaxed ranking on the items the student under-estimates, against those it over-estimates.
 
     Signals: the teacher's top-``max_rank`` items per user (training excluded). Each epoch,
@@ -51,17 +43,17 @@ class DCD(DistillationMethod):
     def __init__(self, weight=0.01, num_items=100, temperature=10.0, max_rank=500,
                  exclude_train=True, name=None):
         super().__init__(weight, exclude_train, name)
-        check_positive("num_items", num_items, integer=True)
-        check_positive("temperature", temperature)
-        check_positive("max_rank", max_rank, integer=True)
+        check_number("num_items", num_items, above=0, integer=True)
+        check_number("temperature", temperature, above=0)
+        check_number("max_rank", max_rank, above=0, integer=True)
         if num_items > max_rank:
             raise ValueError(f"num_items ({num_items}) must not exceed max_rank ({max_rank}).")
         self.num_items = num_items
         self.temperature = float(temperature)
         self.max_rank = max_rank
 
-    def prepare(self, signals, train):
-        super().prepare(signals, train)
+    def prepare(self, signals, train, student=None):
+        super().prepare(signals, train, student)
         self.ranked = signals.top_items(self.max_rank, self.exclude_train)
         shape = self.ranked.shape
         check_list_length("num_items", self.num_items, shape[1])
@@ -71,7 +63,7 @@ class DCD(DistillationMethod):
 
     def refresh(self, student, epoch):
         super().refresh(student, epoch)
-        scores = student_scores_of_lists(student, self.ranked.numpy())
+        scores = ranking.list_scores(student, self.ranked.numpy())
         under, over = correction_logits(scores, self.temperature)
         self.under_logits.assign(under)
         self.over_logits.assign(over)
@@ -84,8 +76,8 @@ class DCD(DistillationMethod):
             tf.gather(self.under_logits, users), self.num_items, under_seed), axis=-1)
         over = samplers.sample_without_replacement(
             tf.gather(self.over_logits, users), self.num_items, over_seed)
-        items = tf.concat([gather_rows(self.ranked, users, under),
-                           gather_rows(self.ranked, users, over)], axis=1)
+        items = tf.concat([lookup_positions(self.ranked, users, under),
+                           lookup_positions(self.ranked, users, over)], axis=1)
         relevance = tf.cast(int(self.ranked.shape[1]) - under, tf.float32)
         labels = tf.concat([relevance, tf.zeros(tf.shape(over), tf.float32)], axis=1)
         return items, labels

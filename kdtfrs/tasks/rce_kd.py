@@ -4,9 +4,9 @@ import numpy as np
 
 from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
-from kdtfrs.methods.base import (DistillationMethod, all_users_top_items, check_list_length,
-                                 check_positive)
+from kdtfrs.tasks.base import (DistillationTask, all_users_top_items, check_list_length)
 from kdtfrs.signals import allowed_length
+from kdtfrs.validation import check_number
 
 
 def closure_counts(student_top, teacher_top, max_count, chunk=1024):
@@ -34,7 +34,7 @@ def closure_counts(student_top, teacher_top, max_count, chunk=1024):
     return counts
 
 
-class RCEKD(DistillationMethod):
+class RCEKD(DistillationTask):
     """Cross-entropy on the student's top-K plus an adaptively weighted closure-sampled set.
 
     Signals: the teacher's top-``num_top`` items Q^T (fixed); each epoch, the student's
@@ -57,10 +57,10 @@ class RCEKD(DistillationMethod):
         super().__init__(weight, exclude_train, name)
         for arg, value in (("num_top", num_top), ("num_closure", num_closure),
                            ("max_rank", max_rank), ("max_count", max_count)):
-            check_positive(arg, value, integer=True)
-        check_positive("temperature", temperature)
-        check_positive("sample_temperature", sample_temperature)
-        check_positive("beta", beta, allow_zero=True)
+            check_number(arg, value, above=0, integer=True)
+        check_number("temperature", temperature, above=0)
+        check_number("sample_temperature", sample_temperature, above=0)
+        check_number("beta", beta, minimum=0)
         if num_top + num_closure > max_rank:
             raise ValueError(
                 f"num_top + num_closure ({num_top + num_closure}) must not exceed max_rank "
@@ -74,8 +74,8 @@ class RCEKD(DistillationMethod):
         self.beta = float(beta)
         self.max_count = max_count
 
-    def prepare(self, signals, train):
-        super().prepare(signals, train)
+    def prepare(self, signals, train, student=None):
+        super().prepare(signals, train, student)
         self.train = train if self.exclude_train else None
         length = allowed_length(self.max_rank, train.num_items, self.train)
         check_list_length("num_top + num_closure", self.num_top + self.num_closure, length,

@@ -2,10 +2,11 @@
 
 from kdtfrs import losses
 from kdtfrs._keras import keras, tf
-from kdtfrs.methods.base import DistillationMethod, check_positive
+from kdtfrs.tasks.base import DistillationTask
+from kdtfrs.validation import check_number
 
 
-class BlackD(DistillationMethod):
+class BlackD(DistillationTask):
     """Cross-entropy toward a softmax over the teacher's rank order only.
 
     Signals: the teacher's top-``num_items`` items per user, training items excluded.
@@ -19,15 +20,15 @@ class BlackD(DistillationMethod):
     def __init__(self, weight=0.05, num_items=100, temperature=1.0, rank_temperature=10.0,
                  exclude_train=True, name=None):
         super().__init__(weight, exclude_train, name)
-        check_positive("num_items", num_items, integer=True)
-        check_positive("temperature", temperature)
-        check_positive("rank_temperature", rank_temperature)
+        check_number("num_items", num_items, above=0, integer=True)
+        check_number("temperature", temperature, above=0)
+        check_number("rank_temperature", rank_temperature, above=0)
         self.num_items = num_items
         self.temperature = float(temperature)
         self.rank_temperature = float(rank_temperature)
 
-    def prepare(self, signals, train):
-        super().prepare(signals, train)
+    def prepare(self, signals, train, student=None):
+        super().prepare(signals, train, student)
         ranked = signals.top_items(self.num_items, self.exclude_train)
         self.ranked = tf.constant(ranked)
         length = ranked.shape[1]

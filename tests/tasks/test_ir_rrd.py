@@ -5,8 +5,8 @@ import pytest
 
 from kdtfrs import losses, samplers
 from kdtfrs._keras import tf
-from kdtfrs.methods import IRRRD
-from tests.methods import method_checks as checks
+from kdtfrs.tasks import IRRRD
+from tests.tasks import task_checks as checks
 
 MAX_RANK = 12
 

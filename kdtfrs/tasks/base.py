@@ -1,0 +1,204 @@
+"""The shape every distillation task shares: a TFRS-style Keras layer that returns its loss.
+
+A task is the piece a user places in ``compute_loss``, next to the student's own loss:
+
+    loss = student_loss + task(features, Embeddings.of(student, training=True), seed)
+
+``call`` returns the task's weighted scalar loss (averaged over the *global* batch rows, so it
+sums correctly over replicas under ``tf.distribute``) and updates the task's metric
+``<name>_loss``, which ``fit`` logs. A task may own trainable variables (projectors, experts,
+gates): they are built in ``prepare`` and trained with the student by whatever model holds the
+task (``kdtfrs.Distiller`` or the user's own ``tfrs.Model``).
+
+Around ``call``, a task keeps three things apart:
+
+1. teacher signals built once in ``prepare(signals, train, student)``: e.g. the teacher's
+   top-mxK items per user, taken from ``kdtfrs.signals.TeacherSignals`` (which holds the
+   teacher's embeddings as constants: the teacher model itself is never touched);
+2. a seeded sampler that picks, for a batch, the items each row is distilled on and the
+   teacher signal for them (``targets(features, seed) -> (items, y_true)``), and optional state
+   that follows the student, refreshed once per epoch (``refresh(student, epoch)``);
+3. a loss from ``kdtfrs.losses`` on ``(y_true, student scores of items)``.
+
+The student and the teacher are seen only as ``kdtfrs.embeddings.Embeddings`` (user and item
+vectors scored by dot product), so any two-tower model can be a student.
+
+Weights (lambda) multiply the per-row loss averaged over the global batch rows, next to a base
+loss that is also averaged over rows: see docs/methods.md for converting the papers' values.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from kdtfrs import ranking, samplers
+from kdtfrs._keras import keras, tf
+from kdtfrs.embeddings import Embeddings
+from kdtfrs.signals import allowed_length
+from kdtfrs.validation import check_number
+
+
+def step_seed(step, seed=0, index=0):
+    """The stateless sampling seed of one task at one training step, unique per replica.
+
+    ``step`` is the optimizer's ``iterations``; ``index`` tells tasks of one model apart.
+    Draws differ per step, task and replica, and repeat for the same ``seed``.
+    """
+    context = tf.distribute.get_replica_context()
+    replica = tf.cast(context.replica_id_in_sync_group if context else 0, tf.int64)
+    replicas = tf.cast(context.num_replicas_in_sync if context else 1, tf.int64)
+    step = tf.cast(step, tf.int64)
+    return tf.stack([tf.constant(int(seed) * 1009 + int(index), tf.int64),
+                     step * replicas + replica])
+
+
+def replica_count():
+    context = tf.distribute.get_replica_context()
+    return context.num_replicas_in_sync if context else 1
+
+
+class DistillationTask(keras.layers.Layer):
+    """Base class of the distillation tasks.
+
+    Args:
+      weight: lambda, the weight of this term next to the base loss (per row of the batch).
+      exclude_train: mask the user's training items out of teacher (and student) lists.
+      name: metric and logging name; defaults to the method id.
+    """
+
+    method_id = ""
+    #: Whether the task keeps student-dependent state that ``refresh`` updates per epoch.
+    needs_refresh = False
+
+    def __init__(self, weight: float, exclude_train: bool = True, name: str | None = None):
+        super().__init__(name=name or self.method_id)
+        self.weight = check_number("weight", weight, minimum=0.0)
+        self.exclude_train = bool(exclude_train)
+        self.teacher = None
+        self.user_count = self.item_count = None
+        self.epoch = tf.Variable(0, trainable=False, dtype=tf.int64, name="epoch")
+        self.loss_tracker = keras.metrics.Mean(f"{self.name}_loss")
+
+    # -- once ---------------------------------------------------------------------------
+    def prepare(self, signals, train, student=None) -> None:
+        """Builds teacher signals from ``signals`` (a ``kdtfrs.signals.TeacherSignals``).
+
+        ``student`` (an ``Embeddings`` or a kdtfrs backbone) gives the student's width to
+        tasks that build projectors; ranking tasks ignore it.
+        """
+        del student
+        self.teacher = signals.teacher
+        self.user_count, self.item_count = train.num_users, train.num_items
+
+    # -- per epoch ------------------------------------------------------------------------
+    def refresh(self, student: Embeddings, epoch: int) -> None:
+        """Updates student-dependent state at the start of ``epoch`` (0-based)."""
+        del student
+        self.epoch.assign(epoch)
+
+    # -- per batch ------------------------------------------------------------------------
+    def call(self, features, student, seed=None, training=False):
+        """The weighted loss of the batch ``features`` (a ``bpr_triples`` dict), a scalar.
+
+        Args:
+          features: ``{"user": [B], "pos_item": [B], "neg_item": [B, n]}``.
+          student: the student's ``Embeddings`` at this step (or a kdtfrs backbone).
+          seed: stateless sampling seed int [2] (``step_seed``); None: 0 (fixed draws).
+        """
+        del training
+        student = Embeddings.of(student, training=True)
+        if seed is None:
+            seed = tf.constant([zlib.crc32(self.name.encode()), 0], tf.int64)
+        loss = tf.nn.compute_average_loss(self.weighted_loss(features, student, seed))
+        self.loss_tracker.update_state(loss * replica_count())
+        return loss
+
+    def targets(self, features, seed):
+        """(items int32 [B, N], y_true) for the rows of ``features``; see each task."""
+        raise NotImplementedError
+
+    def make_loss(self) -> keras.losses.Loss:
+        """The Keras loss of this task, with reduction NONE (per-row values)."""
+        raise NotImplementedError
+
+    def per_row_loss(self, features, student, seed):
+        """float32 [B]: the unweighted distillation loss of each row of the batch."""
+        items, labels = self.targets(features, seed)
+        scores = student.score(features["user"], items)
+        return self.loss(labels, scores)
+
+    def weighted_loss(self, features, student, seed):
+        """float32 [B]: ``weight * per_row_loss``; tasks with several terms override it."""
+        return self.weight * self.per_row_loss(features, student, seed)
+
+    @property
+    def loss(self) -> keras.losses.Loss:
+        if not hasattr(self, "_loss"):
+            self._loss = self.make_loss()
+        return self._loss
+
+    def get_config(self) -> dict:
+        """Hyperparameters, enough to rebuild the task with ``type(self)(**config)``."""
+        return {"weight": self.weight, "exclude_train": self.exclude_train, "name": self.name}
+
+    # -- helpers shared by the tasks --------------------------------------------------------
+    def teacher_scores(self, users, items):
+        """The teacher's scores [B, N] of per-batch items (scored at every step)."""
+        return tf.stop_gradient(self.teacher.score(users, items))
+
+    def teacher_list_scores(self, table) -> np.ndarray:
+        """float32 [U, L]: the teacher's scores of a per-user item table, scored once.
+
+        Tasks that sample from per-user lists gather these per batch (``lookup_positions``)
+        rather than scoring ``B x N x teacher_dim`` at every step.
+        """
+        return ranking.list_scores(self.teacher, table)
+
+    def _require_prepared(self):
+        if self.teacher is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.prepare(signals, train) must run before sampling; "
+                "kdtfrs.Distiller and kdtfrs.distill.signal_dataset call it for you."
+            )
+
+
+def lookup_positions(table, rows, positions):
+    """``table[rows[b], positions[b, n]]`` for a [R, M] table: [B, N]."""
+    return tf.gather(tf.gather(table, rows), positions, batch_dims=1)
+
+
+def rank_aware_from_list(ranked, users, num_samples, temperature, seed):
+    """Samples ``num_samples`` items of each user's ranked list with p(r) ~ exp(-(r+1)/T).
+
+    Returns (items int32 [B, n] in list order, relevance float32 [B, n] = M - r > 0,
+    positions int32 [B, n] in the list).
+    """
+    list_length = int(ranked.shape[1])
+    batch = tf.shape(users)[0]
+    positions = samplers.rank_aware_positions(batch, list_length, num_samples, temperature, seed)
+    items = lookup_positions(ranked, users, positions)
+    relevance = tf.cast(list_length - positions, tf.float32)
+    return items, relevance, positions
+
+
+def all_users_top_items(model, num_users, k, exclude, batch_size=2048):
+    """int32 [num_users, k']: ``model``'s top items for every user (batched, masked).
+
+    k' = ``signals.allowed_length(k, num_items, exclude)``: no list holds an excluded item.
+    """
+    users = np.arange(num_users, dtype=np.int32)
+    k = allowed_length(k, model.num_items, exclude)
+    items, _ = ranking.top_k_items(model, users, k, exclude, batch_size)
+    return items
+
+
+def check_list_length(name, value, length, what="the teacher's list"):
+    """Raises ValueError unless ``value`` items fit in a ranked list of ``length`` entries."""
+    if value > length:
+        raise ValueError(
+            f"{name} ({value}) exceeds the {length} entries of {what}: its length is cut to "
+            "the catalogue minus the longest training row (see kdtfrs.signals.allowed_length); "
+            f"lower {name}."
+        )
