@@ -38,6 +38,7 @@ class Embeddings:
         self.num_users = int(num_users)
         self.num_items = int(num_items)
         self.dim = int(dim)
+        self._tables = None
 
     # -- constructors ------------------------------------------------------------------------
     @classmethod
@@ -48,7 +49,8 @@ class Embeddings:
                 f"user and item embeddings must have the same width, got {user_table.shape} "
                 f"and {item_table.shape}."
             )
-        view = cls(functools.partial(tf.gather, user_table), functools.partial(tf.gather, item_table),
+        view = cls(functools.partial(tf.gather, user_table),
+                   functools.partial(tf.gather, item_table),
                    user_table.shape[0], item_table.shape[0], user_table.shape[-1])
         view._tables = (user_table, item_table)
         return view
@@ -89,10 +91,13 @@ class Embeddings:
         return self._item_vectors(tf.convert_to_tensor(ids, tf.int32))
 
     def tables(self):
-        """(user [U, d], item [I, d]): every user's and item's vector."""
-        if getattr(self, "_tables", None) is None:
-            self._tables = (self.users(tf.range(self.num_users)), self.items(tf.range(self.num_items)))
-        return self._tables
+        """(user [U, d], item [I, d]): every user's and item's vector.
+
+        Towers are called anew each time (their weights may have changed since the last call).
+        """
+        if self._tables is not None:
+            return self._tables
+        return self.users(tf.range(self.num_users)), self.items(tf.range(self.num_items))
 
     def score(self, users, items):
         """float32 [B, N]: ``<e_{users[b]}, e_{items[b, n]}>``."""
@@ -106,7 +111,7 @@ class Embeddings:
         """The same vectors with users and items swapped (items rank users: IR-RRD, DCD)."""
         view = Embeddings(self._item_vectors, self._user_vectors, self.num_items,
                           self.num_users, self.dim)
-        if getattr(self, "_tables", None) is not None:
+        if self._tables is not None:
             view._tables = self._tables[::-1]
         return view
 

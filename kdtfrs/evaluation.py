@@ -25,7 +25,7 @@ import numpy as np
 
 from kdtfrs._keras import keras
 from kdtfrs.data.matrix import InteractionMatrix
-from kdtfrs.ranking import gather_rows, top_k_items
+from kdtfrs.ranking import csr_row_entries, top_k_items
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,7 @@ def _check_item_groups(item_groups, num_items: int) -> np.ndarray:
 def _group_recall(truth, users, items, hits, ks, item_groups):
     """(metrics, per_user) of Recall@K restricted to each item group."""
     num_groups = int(item_groups.max()) + 1
-    positions, truth_items = gather_rows(truth, users)
+    positions, truth_items = csr_row_entries(truth, users)
     cell = positions * num_groups + item_groups[truth_items]
     truth_per_group = np.bincount(cell, minlength=users.size * num_groups).reshape(-1, num_groups)
     metrics, per_user = {}, {}

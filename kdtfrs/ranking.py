@@ -29,7 +29,7 @@ def exclusion_list(exclude, num_users: int, num_items: int) -> list[InteractionM
     return matrices
 
 
-def gather_rows(matrix: InteractionMatrix, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def csr_row_entries(matrix: InteractionMatrix, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(position in ``users``, item) of every entry in the rows ``users`` of a CSR matrix.
 
     Vectorised: the entries of row ``users[r]`` are ``indices[indptr[u]:indptr[u + 1]]``, so
@@ -64,7 +64,7 @@ def _mask_slots(exclusions: list[InteractionMatrix], block_users: np.ndarray) ->
     Padding repeats the first pair (masking it twice changes nothing), so the compiled block
     function sees few distinct shapes. S is 0 when the block has nothing to mask.
     """
-    pairs = [np.stack(gather_rows(matrix, block_users), axis=1) for matrix in exclusions]
+    pairs = [np.stack(csr_row_entries(matrix, block_users), axis=1) for matrix in exclusions]
     pairs = np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64)
     if not len(pairs):
         return pairs.astype(np.int32)
@@ -139,7 +139,8 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
         block_users = users[start : start + block]
         padded_users = np.pad(block_users, (0, block - block_users.size))
         block_items, block_scores = rank_block(
-            user_table, item_table, tf.constant(padded_users), tf.constant(_mask_slots(exclusions, block_users))
+            user_table, item_table, tf.constant(padded_users),
+            tf.constant(_mask_slots(exclusions, block_users)),
         )
         items.append(block_items.numpy()[: block_users.size])
         scores.append(block_scores.numpy()[: block_users.size])

@@ -8,7 +8,8 @@ from kdtfrs.embeddings import Embeddings
 from kdtfrs.models import BPRMF, LightGCN
 
 RNG = np.random.default_rng(1)
-USERS, ITEMS = RNG.normal(size=(5, 3)).astype(np.float32), RNG.normal(size=(7, 3)).astype(np.float32)
+USERS = RNG.normal(size=(5, 3)).astype(np.float32)
+ITEMS = RNG.normal(size=(7, 3)).astype(np.float32)
 
 
 def test_tables_score_and_score_all():
@@ -29,8 +30,9 @@ def test_transposed_and_restricted_views():
 
 
 def test_towers_of_a_two_tower_model():
-    user_tower = keras.layers.Embedding(5, 3, embeddings_initializer=keras.initializers.Constant(USERS))
-    item_tower = keras.layers.Embedding(7, 3, embeddings_initializer=keras.initializers.Constant(ITEMS))
+    constant = keras.initializers.Constant
+    user_tower = keras.layers.Embedding(5, 3, embeddings_initializer=constant(USERS))
+    item_tower = keras.layers.Embedding(7, 3, embeddings_initializer=constant(ITEMS))
     view = Embeddings.from_towers(user_tower, item_tower, 5, 7)
     assert view.dim == 3
     np.testing.assert_allclose(view.score_all([1, 3]).numpy(), (USERS @ ITEMS.T)[[1, 3]], rtol=1e-5)

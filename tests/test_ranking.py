@@ -5,7 +5,7 @@ import pytest
 
 from kdtfrs.data.matrix import InteractionMatrix
 from kdtfrs.models import BPRMF
-from kdtfrs.ranking import gather_rows, list_scores, top_k_items
+from kdtfrs.ranking import csr_row_entries, list_scores, top_k_items
 
 NUM_USERS, NUM_ITEMS = 13, 17
 
@@ -75,7 +75,7 @@ def test_no_users_gives_empty_arrays():
 def test_gather_rows_lists_the_entries_of_the_given_rows():
     matrix = random_matrix(0.3, seed=8)
     users = np.array([5, 0, 5, 12])
-    positions, items = gather_rows(matrix, users)
+    positions, items = csr_row_entries(matrix, users)
     expected = [(p, i) for p, u in enumerate(users) for i in matrix.row(u)]
     assert list(zip(positions.tolist(), items.tolist())) == expected
 

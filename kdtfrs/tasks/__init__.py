@@ -40,4 +40,5 @@ def get(method_id: str, **hyperparameters) -> DistillationTask:
         ) from None
 
 
-__all__ = ["DistillationTask", "METHODS", "get", "step_seed"] + [cls.__name__ for cls in METHODS.values()]
+__all__ = ["DistillationTask", "METHODS", "get", "step_seed"] + [
+    cls.__name__ for cls in METHODS.values()]

@@ -33,7 +33,7 @@ def test_unknown_hyperparameter_is_a_value_error_naming_it():
 
 
 def test_bad_hyperparameter_value_names_the_argument():
-    with pytest.raises(ValueError, match=r"`temperature` must be a finite number > 0; received temperature=-1"):
+    with pytest.raises(ValueError, match=r"`temperature` must be .* > 0; received temperature=-1"):
         tasks.get("kd", temperature=-1)
 
 
