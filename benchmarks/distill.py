@@ -76,10 +76,15 @@ SETTINGS = {
 
 
 def build_method(settings, method_id):
-    """The method ``method_id`` with this dataset's settings; None for the scratch student."""
+    """The tasks of ``method_id`` with this dataset's settings; [] for the scratch student."""
     if method_id == "scratch":
-        return None
-    return tasks.get(method_id, **settings["params"].get(method_id, {}))
+        return []
+    return tasks.build(method_id, **settings["params"].get(method_id, {}))
+
+
+def method_config(distillation):
+    """The config a record keeps of a list of tasks ({} for scratch)."""
+    return plain(tasks.describe(distillation)) if distillation else {}
 
 
 def teacher_dir(work, dataset):
@@ -103,19 +108,20 @@ def record_of(dataset, method, seed, result, teacher_name, student_dim, seconds)
     }
 
 
-def train_student(teacher, split, data_spec, signals, method, student, fit, checkpoint,
-                  verbose):
-    """Distils (or, with ``method`` None, trains) one student, resuming from ``checkpoint``.
+def train_student(teacher, split, data_spec, signals, method_id, distillation, student, fit,
+                  checkpoint, verbose):
+    """Distils with the tasks ``distillation`` (or, with none, trains) one student, resuming
+    from ``checkpoint``.
 
     The directory is claimed for this exact run (``claim_checkpoint``), so the state of a run
     with other settings is never resumed. Returns ``distill_student``'s result.
     """
-    config = plain(method.get_config()) if method else {}
-    claim_checkpoint(checkpoint, {"method": method.method_id if method else "scratch",
-                                  "config": config, "student": dataclasses.asdict(student),
+    claim_checkpoint(checkpoint, {"method": method_id, "config": method_config(distillation),
+                                  "student": dataclasses.asdict(student),
                                   "fit": dataclasses.asdict(fit)})
-    _, result = distill_student(teacher, split, data_spec, method, student, fit,
-                                verbose=verbose, signals=signals, checkpoint_dir=checkpoint)
+    _, result = distill_student(teacher, split, data_spec, distillation, student, fit,
+                                verbose=verbose, signals=signals, checkpoint_dir=checkpoint,
+                                method_id=method_id)
     return result
 
 
@@ -145,8 +151,8 @@ def run(args):
         student = settings["student"]
         for seed in args.seeds:
             for method_id in ["scratch", *args.methods]:
-                method = build_method(settings, method_id)
-                config = plain(method.get_config()) if method else {}
+                distillation = build_method(settings, method_id)
+                config = method_config(distillation)
                 record = results.get(dataset=dataset, method=method_id, seed=seed)
                 if record is not None:
                     if record["config"] != config:
@@ -155,9 +161,10 @@ def run(args):
                 fit = dataclasses.replace(settings["student_fit"], seed=seed)
                 print(f"== {dataset} {method_id} seed {seed}", flush=True)
                 start = time.perf_counter()
-                result = train_student(teacher, split, data_spec, signals, method, student,
-                                       fit, pathlib.Path(args.work) / dataset
-                                       / f"{method_id}-{seed}", args.verbose)
+                result = train_student(teacher, split, data_spec, signals, method_id,
+                                       distillation, student, fit,
+                                       pathlib.Path(args.work) / dataset / f"{method_id}-{seed}",
+                                       args.verbose)
                 results.add(record_of(dataset, method_id, seed, result, teacher_name,
                                       student.dim, time.perf_counter() - start))
 

@@ -44,7 +44,7 @@ HELD_OUT_TEACHER = "teacher-held-out"
 
 
 def weighted_method(settings, method_id, factor):
-    base = build_method(settings, method_id)
+    base, = build_method(settings, method_id)
     config = {**base.get_config(), "weight": float(f"{base.weight * factor:.6g}")}
     return tasks.get(method_id, **config)
 
@@ -96,7 +96,8 @@ def copied_run(distilled, dataset, method_id, config):
 def trained_run(validation, method, student, fit, checkpoint, verbose):
     config = plain(method.get_config()) if method else {}
     result = train_student(validation.teacher, validation.split, validation.data_spec,
-                           validation.signals, method, student, fit, checkpoint, verbose)
+                           validation.signals, method.method_id if method else "scratch",
+                           [method] if method else [], student, fit, checkpoint, verbose)
     training = result["training"]
     return {"config": config, "from": "tune_weights.py",
             "val_ndcg@20": training["best_" + MONITOR], "best_epoch": training["best_epoch"],

@@ -110,10 +110,12 @@ def cmd_train(args):
 
 
 def cmd_distill(args):
-    method = tasks.get(args.method, **_parse_params(args)) if args.method != "scratch" else None
+    distillation = (tasks.build(args.method, **_parse_params(args))
+                    if args.method != "scratch" else [])
     teacher, split, data_spec = load_teacher(args.teacher)
-    _, result = distill_student(teacher, split, data_spec, method, _backbone_spec(args),
-                                _fit_config(args), args.output, verbose=args.verbose)
+    _, result = distill_student(teacher, split, data_spec, distillation, _backbone_spec(args),
+                                _fit_config(args), args.output, verbose=args.verbose,
+                                method_id=args.method)
     _print_metrics(f"test metrics ({args.output})", result["test"])
 
 
@@ -149,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     distill = commands.add_parser("distill", help="train a student with a teacher's knowledge")
     distill.add_argument("--teacher", required=True, help="teacher model directory (from "
                          "`kdtfrs train`); the student uses the same data and split")
-    distill.add_argument("--method", required=True, choices=["scratch", *tasks.METHODS],
+    distill.add_argument("--method", required=True, choices=["scratch", *tasks.method_ids()],
                          help="distillation method id ('scratch': no distillation)")
     distill.add_argument("--param", action="append", metavar="KEY=VALUE",
                          help="a method hyperparameter, e.g. --param weight=0.1 --param "

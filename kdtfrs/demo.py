@@ -48,11 +48,11 @@ def run_demo(output="runs/demo", epochs=30, verbose=2):
     teacher, teacher_result = train_backbone(data_spec, teacher_spec, fit, output / "teacher",
                                              verbose=verbose, split=split)
     print(f"\n[2/3] student from scratch: BPR-MF, dim {STUDENT_DIM}")
-    _, scratch_result = distill_student(teacher, split, data_spec, None, student_spec, fit,
+    _, scratch_result = distill_student(teacher, split, data_spec, [], student_spec, fit,
                                         output / "scratch", verbose=verbose)
     print(f"\n[3/3] student distilled with RRD: BPR-MF, dim {STUDENT_DIM}")
     rrd = tasks.RRD(weight=0.1, num_interesting=20, num_uninteresting=40, max_rank=100)
-    _, rrd_result = distill_student(teacher, split, data_spec, rrd, student_spec, fit,
+    _, rrd_result = distill_student(teacher, split, data_spec, [rrd], student_spec, fit,
                                     output / "rrd", verbose=verbose)
 
     def gap(result):

@@ -6,7 +6,7 @@ import dataclasses
 import json
 import pathlib
 
-from kdtfrs import data, model_dir, models
+from kdtfrs import data, model_dir, models, tasks
 from kdtfrs.distill import Distiller
 from kdtfrs.evaluation import evaluate
 from kdtfrs.fitting import FitConfig, fit_model, history_summary
@@ -90,18 +90,26 @@ def load_teacher(teacher_dir):
     return model_dir.load(teacher_dir, split.train), split, data_spec
 
 
-def distill_student(teacher, split, data_spec, method, student: BackboneSpec, fit: FitConfig,
-                    output=None, verbose=1, signals=None, checkpoint_dir=None):
-    """Trains a student with ``method`` (None: from scratch); returns (student, result)."""
+def distill_student(teacher, split, data_spec, distillation, student: BackboneSpec,
+                    fit: FitConfig, output=None, verbose=1, signals=None, checkpoint_dir=None,
+                    method_id=None):
+    """Trains a student with the tasks ``distillation`` (empty: from scratch).
+
+    ``method_id`` names the run in model.json (default: the task's id, "scratch" for none).
+    Returns (student, result).
+    """
+    distillation = list(distillation)
+    if method_id is None:
+        method_id = "+".join(task.method_id for task in distillation) or "scratch"
     model = student.build(split, fit.seed)
-    distiller = Distiller(teacher, model, split.train, [method] if method else [],
-                          seed=fit.seed, signals=signals)
+    distiller = Distiller(teacher, model, split.train, distillation, seed=fit.seed,
+                          signals=signals)
     history = fit_model(distiller, model, split, fit, checkpoint_dir, verbose=verbose)
     extra = {
         "backbone": dataclasses.asdict(student),
         "fit": dataclasses.asdict(fit),
-        "method": method.method_id if method else "scratch",
-        "method_config": method.get_config() if method else {},
+        "method": method_id,
+        "method_config": tasks.describe(distillation) if distillation else {},
         "teacher": {"class": type(teacher).__name__, "dim": teacher.embedding_dim},
     }
     return model, _finish(model, split, history, output, data_spec, extra)

@@ -77,15 +77,16 @@ def _mask_slots(exclusions: list[InteractionMatrix], block_users: np.ndarray) ->
 _BLOCK_RANKERS = {}
 
 
-def _block_ranker(k: int, jit_compile: bool):
+def _block_ranker(k: int, jit_compile: bool, table_shapes):
     """A tf.function (user_table, item_table, users [b], mask_slots [S, 2]) -> (items, scores).
 
     Compiled with XLA by default: XLA scatters -inf into the block's score matrix in place,
     where TensorFlow's kernel copies the whole [b, num_items] matrix first. One function per
-    (k, jit_compile) is kept, so repeated evaluations (one per epoch) reuse its traces and XLA
-    compilations; the tables are arguments, so any model shares it.
+    (k, jit_compile, table shapes) is kept, so repeated evaluations (one per epoch) reuse its
+    traces and XLA compilations; the tables are arguments, so models of one shape share it.
     """
-    if (k, jit_compile) not in _BLOCK_RANKERS:
+    key = (k, jit_compile, table_shapes)
+    if key not in _BLOCK_RANKERS:
 
         @tf.function(jit_compile=jit_compile, reduce_retracing=True)
         def rank_block(user_table, item_table, users, mask_slots):
@@ -96,8 +97,8 @@ def _block_ranker(k: int, jit_compile: bool):
             top = tf.math.top_k(scores, k=k)
             return top.indices, top.values
 
-        _BLOCK_RANKERS[(k, jit_compile)] = rank_block
-    return _BLOCK_RANKERS[(k, jit_compile)]
+        _BLOCK_RANKERS[key] = rank_block
+    return _BLOCK_RANKERS[key]
 
 
 def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_compile=True):
@@ -131,8 +132,9 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
     exclusions = exclusion_list(exclude, model.num_users, model.num_items)
     if not users.size:
         return np.zeros((0, k), np.int32), np.zeros((0, k), np.float32)
-    rank_block = _block_ranker(int(k), bool(jit_compile))
     user_table, item_table = model.tables()
+    rank_block = _block_ranker(int(k), bool(jit_compile),
+                               (tuple(user_table.shape), tuple(item_table.shape)))
     block = min(batch_size, users.size)
     items, scores = [], []
     for start in range(0, users.size, block):

@@ -15,30 +15,9 @@ from kdtfrs.tasks.kd import KD
 from kdtfrs.tasks.pointwise import BCE, MSE
 from kdtfrs.tasks.rce_kd import RCEKD
 from kdtfrs.tasks.rd import RD
+from kdtfrs.tasks.registry import METHODS, PRESETS, build, describe, get, method_ids
 from kdtfrs.tasks.rrd import RRD, SLD
 from kdtfrs.tasks.unkd import UnKD
 
-METHODS = {
-    cls.method_id: cls
-    for cls in (KD, BlackD, MSE, BCE, RD, CD, RRD, IRRRD, SLD, DCD, UnKD, RCEKD)
-}
-
-
-def get(method_id: str, **hyperparameters) -> DistillationTask:
-    """Builds the method ``method_id`` (e.g. "rrd") with ``hyperparameters`` over its defaults."""
-    if method_id not in METHODS:
-        raise ValueError(
-            f"unknown distillation method {method_id!r}; choose one of {sorted(METHODS)}."
-        )
-    cls = METHODS[method_id]
-    try:
-        return cls(**hyperparameters)
-    except TypeError as error:
-        raise ValueError(
-            f"bad hyperparameters for method {method_id!r}: {error}. "
-            f"See help(kdtfrs.tasks.{cls.__name__})."
-        ) from None
-
-
-__all__ = ["DistillationTask", "METHODS", "get", "step_seed"] + [
-    cls.__name__ for cls in METHODS.values()]
+__all__ = ["DistillationTask", "METHODS", "PRESETS", "build", "describe", "get", "method_ids",
+           "step_seed"] + [cls.__name__ for cls in METHODS.values()]
