@@ -53,6 +53,23 @@ def restrict_columns(matrix: InteractionMatrix, columns: np.ndarray) -> Interact
     )
 
 
+def check_finite_embeddings(embeddings: Embeddings, who: str) -> None:
+    """Raises ValueError when a user or item vector holds NaN or an infinity.
+
+    A non-finite teacher would otherwise rank arbitrarily and feed NaN scores to the losses.
+    """
+    for side, table in zip(("user", "item"), embeddings.tables()):
+        finite = np.isfinite(np.asarray(table)).all(axis=1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise ValueError(
+                f"the {who}'s {side} embeddings are not finite: {bad.size} of {finite.size} "
+                f"{side}s hold NaN or infinity (first: {side} {int(bad[0])}). The {who} "
+                "diverged or its weights file is damaged: retrain it (a lower learning rate "
+                "helps) or load another model."
+            )
+
+
 class TeacherSignals:
     """Memoised ranked lists of one frozen teacher over one training matrix.
 
@@ -66,6 +83,7 @@ class TeacherSignals:
 
     def __init__(self, teacher, train: InteractionMatrix, batch_size: int = 2048):
         self.teacher = Embeddings.frozen(teacher)
+        check_finite_embeddings(self.teacher, "teacher")
         self.train = train
         self.batch_size = batch_size
         self.seconds = 0.0

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from kdtfrs._keras import tf
 from kdtfrs.data import InteractionMatrix
 from kdtfrs.models import BPRMF
 from kdtfrs.signals import (TeacherSignals, allowed_length, restrict_columns,
@@ -109,3 +110,12 @@ def test_allowed_length_is_cut_by_the_fullest_row():
     full = InteractionMatrix.from_pairs([1, 1, 1, 1], [0, 1, 2, 3], 3, 4)
     with pytest.raises(ValueError, match="holds all 4 columns"):
         allowed_length(2, 4, full)
+
+
+def test_a_non_finite_teacher_is_refused(train):
+    teacher = BPRMF(NUM_USERS, NUM_ITEMS, embedding_dim=8, seed=4)
+    teacher.item_embedding.assign(tf.tensor_scatter_nd_update(
+        teacher.item_embedding, [[3, 0]], [float("nan")]))
+    with pytest.raises(ValueError, match=r"teacher's item embeddings are not finite: 1 of "
+                                         rf"{NUM_ITEMS} items .*first: item 3"):
+        TeacherSignals(teacher, train)
