@@ -160,8 +160,10 @@ def test_trains_under_two_replica_mirrored_strategy(split, two_replica_strategy)
 
 
 @pytest.mark.parametrize("make_method, make_loss", [
-    (small_rrd, losses.RRD),
-    (lambda: tasks.UnKD(num_groups=2, num_pairs=4, max_rank=20), losses.UnKD),
+    (small_rrd, losses.RRDLoss),
+    (lambda: tasks.UnKD(num_groups=2, num_pairs=4, max_rank=20), losses.UnKDLoss),
+    (lambda: tasks.RD(num_items=5, num_probe_items=10, dynamic_start_epoch=0),
+     lambda: losses.RDLoss(num_items=90)),  # the probes' dynamic weights, in the plain path
 ])
 def test_plain_keras_path_with_signal_dataset(split, make_method, make_loss):
     teacher, student = models(split)
@@ -191,7 +193,7 @@ def test_signal_dataset_draws_from_the_state_refreshed_at_epoch_begin(split):
 def test_plain_keras_path_keeps_compiled_metrics(split):
     teacher, student = models(split)
     dataset = signal_dataset(small_rrd(), teacher, split.train, batch_size=64)
-    student.compile(optimizer=keras.optimizers.Adam(0.05), loss=losses.RRD(),
+    student.compile(optimizer=keras.optimizers.Adam(0.05), loss=losses.RRDLoss(),
                     metrics=[keras.metrics.MeanSquaredError(name="mse")])
     history = student.fit(dataset, epochs=1, verbose=0)
     assert {"loss", "mse"} <= set(history.history)

@@ -8,22 +8,33 @@ Layout
   ``y_pred`` [B, N]: student scores on an item list per row. A row is one user of the batch
   (rows may repeat a user), or one item for the item-side terms of IR-RRD and DCD.
   ``y_true`` [B, N]: the teacher signal for the SAME items (UnKD: [B, P, 2] pairs for both;
-  RCE-KD: y_true [B, 2K+L, 2] = (teacher score, item id)). The item lists are chosen by a
-  sampler; the losses see only (y_true, y_pred).
+  RCE-KD: y_true [B, 2K+L, 3] = (teacher score, in-A flag, Q^T-item-in-C flag), see
+  :class:`RCEKDLoss`). The item lists are chosen by a sampler; the losses see only
+  (y_true, y_pred) and, for padding, a mask.
 
-Padding
-  NaN in y_true (:data:`PADDING`; any non-finite value) marks a padded entry. Padding never
-  changes a result: padded entries are replaced by safe values before any math, take no part
-  in any sum or normaliser, and get a zero gradient whatever y_pred holds there. A row that is
-  all padding contributes 0.
+Teacher signal, two kinds, and padding
+  * relevance (RDLoss, RRDLoss, SLDLoss, DCDLoss, BlackDLoss, UnKDLoss): y_true > 0 for items
+    of the teacher's ranked list (the interesting items), larger = ranked higher (a sampler
+    passes e.g. ``mxK - rank``); y_true == 0 for uninteresting items, where the loss has
+    them (RRD/DCD/BlackD: denominators only; RD: the probes of its dynamic weights; SLD
+    ignores them); **y_true < 0 is padding** (the TF-Ranking rule ``labels < 0``). The
+    teacher order is obtained by sorting y_true in the loss, so the list order does not
+    matter; ties keep list order (deterministic).
+  * scores (KDLoss, PointwiseMSELoss, PointwiseBCELoss, CDLoss, RCEKDLoss): y_true are raw
+    teacher scores, any real, so padding needs a mask: **``loss(y_true, y_pred, mask=mask)``**
+    (bool, y_pred's shape, False = padded; default all real). The pure functions take
+    ``mask`` as their third argument; the relevance losses accept ``mask=`` too, on top of
+    y_true < 0.
 
-Teacher signal, two kinds
-  * scores: raw teacher scores, any real (KD, PointwiseMSE, PointwiseBCE, CD, RCEKD);
-  * relevance: for the ranking losses (RD, RRD, SLD, DCD, BlackD). y_true > 0 for items of the
-    teacher's ranked list, larger = ranked higher (a sampler passes e.g. ``mxK - rank``);
-    y_true == 0 (or < 0) for unranked / uninteresting items, which appear only in
-    denominators (RD and SLD ignore them). The teacher order is obtained by sorting y_true
-    in the loss, so the list order does not matter; ties keep list order (deterministic).
+  Padding never changes a result: padded entries are replaced by safe values before any
+  math, take no part in any sum or normaliser, and get a zero gradient whatever y_pred holds
+  there. A row that is all padding contributes 0. y_true must be finite everywhere: a NaN or
+  infinite teacher signal raises an InvalidArgumentError naming the loss (under XLA,
+  ``jit_compile=True``, the check is compiled out and the loss turns NaN instead); it is
+  never read as padding, so a broken teacher cannot silently switch a term off.
+  ``compile(loss=...)`` passes only (y_true, y_pred) (tf-keras refuses a dict y_true): there
+  the relevance losses pad with y_true < 0, and the score losses need unpadded lists or a
+  custom train_step that passes ``mask=``.
 
 Reduction, and what lambda means
   The per-row loss is the paper's per-user quantity (RRD: the sum over its K positions;
@@ -44,38 +55,37 @@ Numerics
   log σ is ``tf.math.log_sigmoid``, BCE is computed from logits.
 
 Method ids (``get(method_id)``): kd, blackd, mse, bce, rd, cd, rrd, ir_rrd (item-side RRD
-is RRD on item rows), sld, dcd, unkd, rce_kd.
+is RRD on item rows), sld, dcd, unkd, rce_kd. One public name per method: the Keras class
+``<Method>Loss`` (registered as ``kdtfrs>RRDLoss``, ...) and the function ``<method>_loss``;
+``kdtfrs.tasks.RRD`` etc. are the tasks that sample the lists.
 """
 
 from kdtfrs.losses._base import DistillationLoss
-from kdtfrs.losses.blackd import BlackD, blackd_loss
-from kdtfrs.losses.cd import CD, cd_loss
-from kdtfrs.losses.dcd import DCD, dcd_loss
-from kdtfrs.losses.kd import KD, kd_loss
-from kdtfrs.losses.pointwise_bce import PointwiseBCE, pointwise_bce_loss
-from kdtfrs.losses.pointwise_mse import PointwiseMSE, pointwise_mse_loss
-from kdtfrs.losses.rce_kd import RCEKD, rce_kd_loss
-from kdtfrs.losses.rd import RD, rd_loss
-from kdtfrs.losses.rrd import RRD, rrd_loss
-from kdtfrs.losses.sld import SLD, sld_loss
-from kdtfrs.losses.unkd import UnKD, unkd_loss
-
-PADDING = float("nan")
-"""The y_true value that marks a padded list entry."""
+from kdtfrs.losses.blackd import BlackDLoss, blackd_loss
+from kdtfrs.losses.cd import CDLoss, cd_loss
+from kdtfrs.losses.dcd import DCDLoss, dcd_loss
+from kdtfrs.losses.kd import KDLoss, kd_loss
+from kdtfrs.losses.pointwise_bce import PointwiseBCELoss, pointwise_bce_loss
+from kdtfrs.losses.pointwise_mse import PointwiseMSELoss, pointwise_mse_loss
+from kdtfrs.losses.rce_kd import RCEKDLoss, rce_kd_loss
+from kdtfrs.losses.rd import RDLoss, rd_dynamic_weights, rd_loss
+from kdtfrs.losses.rrd import RRDLoss, rrd_loss
+from kdtfrs.losses.sld import SLDLoss, sld_loss
+from kdtfrs.losses.unkd import UnKDLoss, unkd_loss
 
 _LOSS_CLASSES = {
-    "kd": KD,
-    "blackd": BlackD,
-    "mse": PointwiseMSE,
-    "bce": PointwiseBCE,
-    "rd": RD,
-    "cd": CD,
-    "rrd": RRD,
-    "ir_rrd": RRD,
-    "sld": SLD,
-    "dcd": DCD,
-    "unkd": UnKD,
-    "rce_kd": RCEKD,
+    "kd": KDLoss,
+    "blackd": BlackDLoss,
+    "mse": PointwiseMSELoss,
+    "bce": PointwiseBCELoss,
+    "rd": RDLoss,
+    "cd": CDLoss,
+    "rrd": RRDLoss,
+    "ir_rrd": RRDLoss,
+    "sld": SLDLoss,
+    "dcd": DCDLoss,
+    "unkd": UnKDLoss,
+    "rce_kd": RCEKDLoss,
 }
 
 METHOD_IDS = tuple(_LOSS_CLASSES)
@@ -83,9 +93,9 @@ METHOD_IDS = tuple(_LOSS_CLASSES)
 
 
 def get(method_id):
-    """The loss class of a method id (e.g. ``get("rrd")`` is :class:`RRD`).
+    """The loss class of a method id (e.g. ``get("rrd")`` is :class:`RRDLoss`).
 
-    ``ir_rrd`` maps to :class:`RRD`: IR-RRD's item-side term is RRD on rows that are items.
+    ``ir_rrd`` maps to :class:`RRDLoss`: IR-RRD's item-side term is RRD on rows that are items.
 
     Raises:
       ValueError: for an unknown id, listing the known ones.
@@ -100,26 +110,26 @@ def get(method_id):
 
 
 __all__ = [
-    "PADDING",
     "METHOD_IDS",
     "get",
     "DistillationLoss",
-    "KD",
-    "BlackD",
-    "PointwiseMSE",
-    "PointwiseBCE",
-    "RD",
-    "CD",
-    "RRD",
-    "SLD",
-    "DCD",
-    "UnKD",
-    "RCEKD",
+    "KDLoss",
+    "BlackDLoss",
+    "PointwiseMSELoss",
+    "PointwiseBCELoss",
+    "RDLoss",
+    "CDLoss",
+    "RRDLoss",
+    "SLDLoss",
+    "DCDLoss",
+    "UnKDLoss",
+    "RCEKDLoss",
     "kd_loss",
     "blackd_loss",
     "pointwise_mse_loss",
     "pointwise_bce_loss",
     "rd_loss",
+    "rd_dynamic_weights",
     "cd_loss",
     "rrd_loss",
     "sld_loss",

@@ -1,7 +1,8 @@
 """Masked list math shared by the kdtfrs losses.
 
 Every loss receives a boolean ``mask`` (True = a real entry, False = padding) next to its
-``labels`` and ``logits``. The functions here are the one place that turns that mask into math:
+``labels`` and ``logits``; the relevance losses also read labels < 0 as padding
+(:func:`relevance_entries`). The functions here are the one place that turns that mask into math:
 
 - padded entries are replaced by safe finite values *before* any arithmetic
   (:func:`sanitize`), so neither the value nor the gradient ever sees a NaN or an infinity;
@@ -17,10 +18,10 @@ from kdtfrs._keras import tf
 _NEGLIGIBLE_LOG_WEIGHT = 100.0
 
 
-def padding_mask(labels):
-    """True where ``labels`` holds a real entry: NaN (``kdtfrs.losses.PADDING``) or any
-    other non-finite value marks padding."""
-    return tf.math.is_finite(labels)
+def relevance_entries(labels, mask):
+    """``mask & (labels >= 0)``: for relevance labels, y_true < 0 marks padding (the
+    TF-Ranking rule), next to the explicit ``mask``."""
+    return tf.cast(mask, tf.bool) & (labels >= 0)
 
 
 def sanitize(values, mask):

@@ -1,15 +1,17 @@
 """BlackD: KD from a rank-only (black-box) teacher."""
 
 from kdtfrs._keras import keras, tf
-from kdtfrs.losses._base import DistillationLoss, check_positive
+from kdtfrs.losses._base import DistillationLoss
 from kdtfrs.losses._utils import (
     gather_rows,
     masked_log_softmax,
     masked_softmax,
     masked_sum,
+    relevance_entries,
     sanitize,
     teacher_order,
 )
+from kdtfrs.validation import check_number
 
 
 def blackd_loss(labels, logits, mask, rank_temperature=10.0, temperature=1.0):
@@ -20,11 +22,11 @@ def blackd_loss(labels, logits, mask, rank_temperature=10.0, temperature=1.0):
 
     ``L(u) = -Σ_{i ranked} softmax(-(r+1)/T)_i · log softmax_{j listed}(s_j/τ)_i``
 
-    Items with label <= 0 have teacher probability 0 but stay in the student's normaliser.
+    Items with label 0 have teacher probability 0 but stay in the student's normaliser.
 
     Args:
       labels: float32 [B, N] relevance: > 0 for items of the teacher's ranked list (larger =
-        ranked higher), <= 0 for unranked items.
+        ranked higher), 0 for unranked items, < 0 padding.
       logits: float32 [B, N] student scores.
       mask: bool [B, N], False at padding.
       rank_temperature: T > 0 of the rank logits.
@@ -33,6 +35,7 @@ def blackd_loss(labels, logits, mask, rank_temperature=10.0, temperature=1.0):
     Returns:
       float32 [B]; 0 for a row without ranked items.
     """
+    mask = relevance_entries(labels, mask)
     labels, logits = sanitize(labels, mask), sanitize(logits, mask)
     order = teacher_order(labels, mask)
     sorted_mask = gather_rows(mask, order)
@@ -47,7 +50,7 @@ def blackd_loss(labels, logits, mask, rank_temperature=10.0, temperature=1.0):
 
 
 @keras.utils.register_keras_serializable(package="kdtfrs")
-class BlackD(DistillationLoss):
+class BlackDLoss(DistillationLoss):
     """KD from a black-box teacher that exposes only its ranking (method id ``blackd``): the
     ``blind`` variant of BlackD in the KDs benchmark (woriazzc/KDs).
 
@@ -55,12 +58,12 @@ class BlackD(DistillationLoss):
     position of item i in the teacher order derived from y_true.
 
     y_true: [B, N] relevance of the listed items (> 0: in the teacher's top list, larger =
-    ranked higher, e.g. ``K - rank``; <= 0: unranked, only in the student's normaliser),
-    NaN = padding. y_pred: [B, N] student scores. List order does not matter.
+    ranked higher, e.g. ``K - rank``; 0: unranked, only in the student's normaliser; < 0:
+    padding). y_pred: [B, N] student scores. List order does not matter.
 
     Example::
 
-      loss = BlackD(rank_temperature=10.0)
+      loss = BlackDLoss(rank_temperature=10.0)
       loss([[3.0, 2.0, 1.0]], [[0.1, 0.7, 0.2]])
 
     Args:
@@ -70,6 +73,8 @@ class BlackD(DistillationLoss):
       name: loss name.
     """
 
+    labels_mark_padding = True
+
     def __init__(
         self,
         rank_temperature=10.0,
@@ -78,8 +83,8 @@ class BlackD(DistillationLoss):
         name="blackd",
     ):
         super().__init__(reduction=reduction, name=name)
-        self.rank_temperature = check_positive("rank_temperature", rank_temperature)
-        self.temperature = check_positive("temperature", temperature)
+        self.rank_temperature = check_number("rank_temperature", rank_temperature, above=0)
+        self.temperature = check_number("temperature", temperature, above=0)
 
     def compute_unreduced_loss(self, labels, logits, mask):
         return blackd_loss(labels, logits, mask, self.rank_temperature, self.temperature)

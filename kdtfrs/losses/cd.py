@@ -1,8 +1,9 @@
 """CD: Collaborative Distillation, a soft-label BCE on items sampled from a ranking."""
 
 from kdtfrs._keras import keras
-from kdtfrs.losses._base import DistillationLoss, check_finite, check_positive
+from kdtfrs.losses._base import DistillationLoss
 from kdtfrs.losses.pointwise_bce import pointwise_bce_loss
+from kdtfrs.validation import check_number
 
 
 def cd_loss(labels, logits, mask, temperature=2.0, shift=0.0):
@@ -23,7 +24,7 @@ def cd_loss(labels, logits, mask, temperature=2.0, shift=0.0):
 
 
 @keras.utils.register_keras_serializable(package="kdtfrs")
-class CD(DistillationLoss):
+class CDLoss(DistillationLoss):
     """Collaborative Distillation (Lee, Choi, Lee & Shim, "Collaborative Distillation for Top-N
     Recommendation", ICDM 2019), method id ``cd``:
 
@@ -31,11 +32,12 @@ class CD(DistillationLoss):
     ``L(u) = -Σ_{j listed} [w_uj log σ(s_uj) + (1 - w_uj) log σ(-s_uj)]``.
 
     y_true: [B, N] teacher scores of the sampled items (the sampler draws them from the guide
-    model's ranking), NaN = padding. y_pred: [B, N] student scores of the same items.
+    model's ranking), finite. y_pred: [B, N] student scores of the same items. Padding:
+    ``mask=`` (False = padded).
 
     Example::
 
-      loss = CD(temperature=2.0, shift=0.0)
+      loss = CDLoss(temperature=2.0, shift=0.0)
       loss([[3.0, 0.5]], [[1.0, -1.0]])
 
     Args:
@@ -49,8 +51,8 @@ class CD(DistillationLoss):
         self, temperature=2.0, shift=0.0, reduction=keras.losses.Reduction.AUTO, name="cd"
     ):
         super().__init__(reduction=reduction, name=name)
-        self.temperature = check_positive("temperature", temperature)
-        self.shift = check_finite("shift", shift)
+        self.temperature = check_number("temperature", temperature, above=0)
+        self.shift = check_number("shift", shift)
 
     def compute_unreduced_loss(self, labels, logits, mask):
         return cd_loss(labels, logits, mask, self.temperature, self.shift)

@@ -1,13 +1,13 @@
 """DCD: Dual Correction Distillation, relaxed ranking on the student's estimation errors."""
 
 from kdtfrs._keras import keras
-from kdtfrs.losses.rrd import RRD, rrd_loss
+from kdtfrs.losses.rrd import RRDLoss, rrd_loss
 
 dcd_loss = rrd_loss
 
 
 @keras.utils.register_keras_serializable(package="kdtfrs")
-class DCD(RRD):
+class DCDLoss(RRDLoss):
     """Dual Correction Distillation (Lee & Kim, "Dual Correction Strategy for Ranking
     Distillation in Top-N Recommender System", CIKM 2021), method id ``dcd``.
 
@@ -17,16 +17,16 @@ class DCD(RRD):
 
     ``L(u) = -Σ_{k=1..K} [ s_{u,u_k} - log( Σ_{l=k..K} e^{s_{u,u_l}} + Σ_{j∈O_u} e^{s_uj} ) ]``
 
-    The math is :class:`RRD`'s; only the meaning of y_true differs.
+    The math is :class:`RRDLoss`'s; only the meaning of y_true differs.
 
     y_true: [B, N] > 0 for the under-estimated items (larger = ranked higher by the teacher,
-    e.g. ``mxK - teacher_rank``), 0 for the over-estimated items, NaN = padding.
+    e.g. ``mxK - teacher_rank``), 0 for the over-estimated items, < 0 padding.
     y_pred: [B, N] student scores. The item-side term (ICD) is the same loss on rows that are
     items and lists of users.
 
     Example::
 
-      loss = DCD()
+      loss = DCDLoss()
       loss([[5.0, 2.0, 0.0, 0.0]], [[0.1, -0.4, 1.3, 0.9]])
 
     Args:

@@ -1,8 +1,9 @@
 """KD: Hinton-style soft cross-entropy between teacher and student scores on an item list."""
 
 from kdtfrs._keras import keras
-from kdtfrs.losses._base import DistillationLoss, check_positive
+from kdtfrs.losses._base import DistillationLoss
 from kdtfrs.losses._utils import sanitize, soft_cross_entropy
+from kdtfrs.validation import check_number
 
 
 def kd_loss(labels, logits, mask, temperature=1.0, scale_by_temperature_squared=False):
@@ -27,21 +28,21 @@ def kd_loss(labels, logits, mask, temperature=1.0, scale_by_temperature_squared=
 
 
 @keras.utils.register_keras_serializable(package="kdtfrs")
-class KD(DistillationLoss):
+class KDLoss(DistillationLoss):
     """Knowledge distillation on scores (Hinton, Vinyals & Dean, "Distilling the Knowledge in a
     Neural Network", 2015), applied to the item list of each user (method id ``kd``).
 
     ``L(u) = -Σ_{i∈Q_u} softmax(t_u/τ)_i · log softmax(s_u/τ)_i`` (optionally × τ²)
 
-    y_true: [B, N] teacher scores of the listed items (e.g. the guide model's top-K), NaN =
-    padding. y_pred: [B, N] student scores of the same items.
+    y_true: [B, N] teacher scores of the listed items (e.g. the guide model's top-K), finite.
+    y_pred: [B, N] student scores of the same items. Padding: ``mask=`` (False = padded).
 
     Example::
 
-      from kdtfrs.losses import KD, PADDING
+      from kdtfrs.losses import KDLoss
 
-      loss = KD(temperature=2.0)
-      loss([[3.0, 1.0, PADDING]], [[0.5, 0.2, 9.0]])  # the third entry is padding
+      loss = KDLoss(temperature=2.0)
+      loss([[3.0, 1.0, 0.0]], [[0.5, 0.2, 9.0]], mask=[[True, True, False]])  # 3rd: padding
 
     Args:
       temperature: τ > 0 for both softmaxes.
@@ -59,7 +60,7 @@ class KD(DistillationLoss):
         name="kd",
     ):
         super().__init__(reduction=reduction, name=name)
-        self.temperature = check_positive("temperature", temperature)
+        self.temperature = check_number("temperature", temperature, above=0)
         self.scale_by_temperature_squared = bool(scale_by_temperature_squared)
 
     def compute_unreduced_loss(self, labels, logits, mask):

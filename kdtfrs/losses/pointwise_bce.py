@@ -1,8 +1,9 @@
 """PointwiseBCE: binary cross-entropy of the student to the teacher's sigmoid, item by item."""
 
 from kdtfrs._keras import keras, tf
-from kdtfrs.losses._base import DistillationLoss, check_positive
+from kdtfrs.losses._base import DistillationLoss
 from kdtfrs.losses._utils import masked_sum, sanitize
+from kdtfrs.validation import check_number
 
 
 def pointwise_bce_loss(labels, logits, mask, temperature=1.0):
@@ -26,17 +27,17 @@ def pointwise_bce_loss(labels, logits, mask, temperature=1.0):
 
 
 @keras.utils.register_keras_serializable(package="kdtfrs")
-class PointwiseBCE(DistillationLoss):
+class PointwiseBCELoss(DistillationLoss):
     """Pointwise soft-label distillation with a binary cross-entropy (method id ``bce``):
 
     ``L(u) = Σ_{j listed} BCE(σ(s_uj), σ(t_uj/τ))`` (a sum over the list).
 
-    y_true: [B, N] teacher scores of the listed items, NaN = padding. y_pred: [B, N] student
-    scores (logits) of the same items.
+    y_true: [B, N] teacher scores of the listed items, finite. y_pred: [B, N] student scores
+    (logits) of the same items. Padding: ``mask=`` (False = padded).
 
     Example::
 
-      loss = PointwiseBCE(temperature=2.0)
+      loss = PointwiseBCELoss(temperature=2.0)
       loss([[4.0, -4.0]], [[1.0, -2.0]])
 
     Args:
@@ -47,7 +48,7 @@ class PointwiseBCE(DistillationLoss):
 
     def __init__(self, temperature=1.0, reduction=keras.losses.Reduction.AUTO, name="bce"):
         super().__init__(reduction=reduction, name=name)
-        self.temperature = check_positive("temperature", temperature)
+        self.temperature = check_number("temperature", temperature, above=0)
 
     def compute_unreduced_loss(self, labels, logits, mask):
         return pointwise_bce_loss(labels, logits, mask, self.temperature)

@@ -21,17 +21,17 @@ def pointwise_mse_loss(labels, logits, mask):
 
 
 @keras.utils.register_keras_serializable(package="kdtfrs")
-class PointwiseMSE(DistillationLoss):
+class PointwiseMSELoss(DistillationLoss):
     """Plain pointwise score distillation, the trivial baseline (method id ``mse``):
 
     ``L(u) = Σ_{j listed} (s_uj - t_uj)²`` (a sum over the list, not a mean).
 
-    y_true: [B, N] teacher scores of the listed items (uniform or rank-sampled), NaN = padding.
-    y_pred: [B, N] student scores of the same items.
+    y_true: [B, N] teacher scores of the listed items (uniform or rank-sampled), finite.
+    y_pred: [B, N] student scores of the same items. Padding: ``mask=`` (False = padded).
 
     Example::
 
-      loss = PointwiseMSE()
+      loss = PointwiseMSELoss()
       loss([[2.0, -1.0]], [[1.5, 0.0]])  # 0.25 + 1.0
 
     Args:

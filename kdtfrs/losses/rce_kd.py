@@ -1,35 +1,42 @@
 """RCE-KD: cross-entropy KD restricted to item sets where it bounds NDCG, mixed adaptively."""
 
 from kdtfrs._keras import keras, tf
-from kdtfrs.losses._base import (
-    DistillationLoss,
-    check_non_negative,
-    check_positive,
-    check_positive_int,
-)
+from kdtfrs.losses._base import DistillationLoss
 from kdtfrs.losses._utils import masked_sum, sanitize, soft_cross_entropy
+from kdtfrs.validation import check_number
 
 
-def _row_isin(ids, other_ids, other_mask):
-    """[B, M] bool: ``ids[b, m]`` equals some real entry of ``other_ids[b]`` ([B, M'])."""
-    matches = tf.equal(ids[:, :, None], other_ids[:, None, :]) & other_mask[:, None, :]
-    return tf.reduce_any(matches, axis=-1)
-
-
-def rce_kd_loss(labels, logits, mask, item_ids, num_top, num_closure, temperature=1.0, beta=3.0):
+def rce_kd_loss(
+    labels,
+    logits,
+    mask,
+    second_term_mask,
+    teacher_in_closure,
+    num_top,
+    num_closure,
+    temperature=1.0,
+    beta=3.0,
+):
     """Per-row RCE-KD loss on the list ``[Q^S (K) | Q^T (K) | C (L)]``.
 
     ``L1(u) = CE(softmax(t_{Q^S}/τ), softmax(s_{Q^S}/τ))`` on the student's top-K, where the
-    closure property holds; ``A_u = C_u ⊎ (Q^T_u \\ (C_u ∪ Q^S_u))`` (by item id);
-    ``L2(u) = CE(softmax(t_A/τ), softmax(s_A/τ))``; ``γ_u = exp(-β·|Q^T_u ∩ C_u| / K_u)``
-    (a constant, no gradient), K_u = number of real Q^T entries (K without padding);
-    ``L(u) = (1 - γ_u)·L1(u) + γ_u·L2(u)``.
+    closure property holds; ``L2(u) = CE(softmax(t_A/τ), softmax(s_A/τ))`` on the entries of
+    the C and Q^T segments flagged by ``second_term_mask`` (the set
+    ``A_u = C_u ⊎ (Q^T_u \\ (C_u ∪ Q^S_u))``); ``γ_u = exp(-β·|Q^T_u ∩ C_u| / K_u)`` (a constant,
+    no gradient), |Q^T_u ∩ C_u| the Q^T entries flagged by ``teacher_in_closure`` and K_u the
+    number of real Q^T entries (K without padding); ``L(u) = (1 - γ_u)·L1(u) + γ_u·L2(u)``.
+
+    The set logic (which Q^T items lie in C or in Q^S) is the caller's, who knows the item
+    ids: the loss reads only the two masks.
 
     Args:
       labels: float32 [B, 2K+L] teacher scores t.
       logits: float32 [B, 2K+L] student scores s.
       mask: bool [B, 2K+L], False at padding.
-      item_ids: [B, 2K+L] item ids (any dtype with exact equality) used for the set logic.
+      second_term_mask: bool [B, 2K+L], True at the entries of A (read on the Q^T and C
+        segments; False on Q^S).
+      teacher_in_closure: bool [B, 2K+L], True at the Q^T entries whose item is in C (read on
+        the Q^T segment).
       num_top: K, the size of Q^S and of Q^T.
       num_closure: L, the size of the closure set C.
       temperature: τ > 0 of both softmaxes.
@@ -44,26 +51,26 @@ def rce_kd_loss(labels, logits, mask, item_ids, num_top, num_closure, temperatur
             f"RCE-KD lists must hold 2*num_top + num_closure = {2 * num_top + num_closure} "
             f"items (num_top={num_top}, num_closure={num_closure}); received {width}."
         )
+    mask = tf.cast(mask, tf.bool)
+    second_term_mask = mask & tf.cast(second_term_mask, tf.bool)
     labels = sanitize(labels, mask) / temperature
     logits = sanitize(logits, mask) / temperature
     k = num_top
     student_top, teacher_top, closure = slice(0, k), slice(k, 2 * k), slice(2 * k, None)
 
-    first = soft_cross_entropy(labels[:, student_top], logits[:, student_top], mask[:, student_top])
-
-    teacher_mask = mask[:, teacher_top]
-    teacher_ids = item_ids[:, teacher_top]
-    teacher_in_closure = _row_isin(teacher_ids, item_ids[:, closure], mask[:, closure])
-    teacher_in_student_top = _row_isin(teacher_ids, item_ids[:, student_top], mask[:, student_top])
-    rest_of_teacher_top = teacher_mask & ~teacher_in_closure & ~teacher_in_student_top
+    first = soft_cross_entropy(
+        labels[:, student_top], logits[:, student_top], mask[:, student_top]
+    )
     second = soft_cross_entropy(
         tf.concat([labels[:, closure], labels[:, teacher_top]], axis=-1),
         tf.concat([logits[:, closure], logits[:, teacher_top]], axis=-1),
-        tf.concat([mask[:, closure], rest_of_teacher_top], axis=-1),
+        tf.concat([second_term_mask[:, closure], second_term_mask[:, teacher_top]], axis=-1),
     )
 
+    teacher_mask = mask[:, teacher_top]
+    in_closure = teacher_mask & tf.cast(teacher_in_closure, tf.bool)[:, teacher_top]
     overlap = tf.math.divide_no_nan(
-        masked_sum(tf.ones_like(labels[:, teacher_top]), teacher_mask & teacher_in_closure),
+        masked_sum(tf.ones_like(labels[:, teacher_top]), in_closure),
         masked_sum(tf.ones_like(labels[:, teacher_top]), teacher_mask),
     )
     gamma = tf.stop_gradient(tf.exp(-beta * overlap))
@@ -71,7 +78,7 @@ def rce_kd_loss(labels, logits, mask, item_ids, num_top, num_closure, temperatur
 
 
 @keras.utils.register_keras_serializable(package="kdtfrs")
-class RCEKD(DistillationLoss):
+class RCEKDLoss(DistillationLoss):
     """RCE-KD, Rejuvenating Cross-Entropy for KD (Zhu & Zhang, arXiv 2509.20989; KDs class
     ``MKD``), method id ``rce_kd``.
 
@@ -87,17 +94,20 @@ class RCEKD(DistillationLoss):
     ``γ_u = exp(-β·|Q^T_u ∩ C_u|/K)``, ``L(u) = (1 - γ_u)·L1(u) + γ_u·L2(u)``
 
     y_pred: [B, 2K+L] student scores on the list ``[Q^S (K items) | Q^T (K items) | C (L
-    items)]``. y_true: [B, 2K+L, 2]: ``[..., 0]`` teacher score, ``[..., 1]`` item id as
-    float32 (exact for ids below 2^24 = 16,777,216; beyond that call :func:`rce_kd_loss` with
-    integer ids). NaN in either channel = padding; with padding in Q^T, K in γ is the number
-    of real Q^T entries.
+    items)]``. y_true: [B, 2K+L, 3], finite: ``[..., 0]`` teacher score; ``[..., 1]`` 1 where
+    the entry belongs to A (on the Q^T and C segments; 0 on Q^S); ``[..., 2]`` 1 where a Q^T
+    entry's item lies in C (0 elsewhere). The sampler that knows the item ids builds the two
+    flags (``kdtfrs.tasks.RCEKD.targets``). Padding: ``mask=`` [B, 2K+L] (False = padded);
+    with padding in Q^T, K in γ is the number of real Q^T entries.
 
     Example::
 
-      loss = RCEKD(num_top=2, num_closure=1)
-      scores = [[2.0, 1.0, 3.0, 1.0, 0.5]]           # teacher scores of [Q^S | Q^T | C]
-      ids = [[10.0, 11.0, 12.0, 10.0, 13.0]]
-      loss(tf.stack([scores, ids], axis=-1), [[0.3, 0.1, -0.2, 0.3, 0.0]])
+      loss = RCEKDLoss(num_top=2, num_closure=1)
+      # items [Q^S: 10, 11 | Q^T: 12, 10 | C: 13]: 12 is in A (in neither C nor Q^S), 10 is not
+      scores = [[2.0, 1.0, 3.0, 2.0, 0.5]]
+      in_a = [[0.0, 0.0, 1.0, 0.0, 1.0]]
+      in_closure = [[0.0, 0.0, 0.0, 0.0, 0.0]]
+      loss(tf.stack([scores, in_a, in_closure], axis=-1), [[0.3, 0.1, -0.2, 0.3, 0.0]])
 
     Args:
       num_top: K, size of Q^S and Q^T (KDs ``mkd_K``).
@@ -118,27 +128,28 @@ class RCEKD(DistillationLoss):
         name="rce_kd",
     ):
         super().__init__(reduction=reduction, name=name)
-        self.num_top = check_positive_int("num_top", num_top)
-        self.num_closure = check_positive_int("num_closure", num_closure)
-        self.temperature = check_positive("temperature", temperature)
-        self.beta = check_non_negative("beta", beta)
+        self.num_top = check_number("num_top", num_top, minimum=1, integer=True)
+        self.num_closure = check_number("num_closure", num_closure, minimum=1, integer=True)
+        self.temperature = check_number("temperature", temperature, above=0)
+        self.beta = check_number("beta", beta, minimum=0)
 
     def check_shapes(self, labels, logits):
-        if labels.shape[-1] not in (2, None) or not labels.shape[:-1].is_compatible_with(
+        if labels.shape[-1] not in (3, None) or not labels.shape[:-1].is_compatible_with(
             logits.shape
         ):
             raise ValueError(
-                "RCEKD: y_true must be [B, 2K+L, 2] (teacher score, item id) for y_pred "
-                f"[B, 2K+L]; received y_true {labels.shape} and y_pred {logits.shape}."
+                "RCEKDLoss: y_true must be [B, 2K+L, 3] (teacher score, in A, Q^T item in C) "
+                f"for y_pred [B, 2K+L]; received y_true {labels.shape} and y_pred "
+                f"{logits.shape}."
             )
 
     def compute_unreduced_loss(self, labels, logits, mask):
-        entry_mask = tf.reduce_all(mask, axis=-1)
         return rce_kd_loss(
             labels[..., 0],
             logits,
-            entry_mask,
-            sanitize(labels[..., 1], entry_mask),
+            mask,
+            labels[..., 1] > 0,
+            labels[..., 2] > 0,
             self.num_top,
             self.num_closure,
             self.temperature,

@@ -6,6 +6,7 @@ from kdtfrs.losses._utils import (
     gather_rows,
     masked_sum,
     reverse_cumulative_logsumexp,
+    relevance_entries,
     sanitize,
     teacher_order,
 )
@@ -15,7 +16,7 @@ def rrd_loss(labels, logits, mask):
     """Per-row relaxed ranking loss.
 
     With the interesting items (label > 0) in teacher order i_1..i_K (highest label first,
-    stable ties) and the uninteresting items N_u (label <= 0):
+    stable ties) and the uninteresting items N_u (label 0; label < 0 is padding):
 
     ``L(u) = -Σ_{k=1..K} [ s_{i_k} - log( Σ_{l>=k} e^{s_{i_l}} + Σ_{j∈N_u} e^{s_j} ) ]``
 
@@ -24,13 +25,14 @@ def rrd_loss(labels, logits, mask):
 
     Args:
       labels: float32 [B, N] relevance: > 0 interesting (larger = ranked higher by the teacher),
-        <= 0 uninteresting (denominators only).
+        0 uninteresting (denominators only), < 0 padding.
       logits: float32 [B, N] student scores s (raw, as in DE-RRD and KDs).
       mask: bool [B, N], False at padding.
 
     Returns:
       float32 [B]; 0 for a row without interesting items.
     """
+    mask = relevance_entries(labels, mask)
     labels, logits = sanitize(labels, mask), sanitize(logits, mask)
     order = teacher_order(labels, mask)
     sorted_logits = gather_rows(logits, order)
@@ -41,7 +43,7 @@ def rrd_loss(labels, logits, mask):
 
 
 @keras.utils.register_keras_serializable(package="kdtfrs")
-class RRD(DistillationLoss):
+class RRDLoss(DistillationLoss):
     """Relaxed Ranking Distillation (Kang, Hwang, Kweon & Yu, "DE-RRD: A Knowledge Distillation
     Framework for Recommender System", CIKM 2020), method id ``rrd``:
 
@@ -51,7 +53,7 @@ class RRD(DistillationLoss):
     uninteresting items N_u appended to every denominator (their order is not learned).
 
     y_true: [B, N] relevance (> 0: interesting, larger = ranked higher by the teacher, e.g.
-    ``mxK - rank``; 0: uninteresting), NaN = padding. y_pred: [B, N] student scores. The
+    ``mxK - rank``; 0: uninteresting; < 0: padding). y_pred: [B, N] student scores. The
     teacher order is read from y_true, so the list order does not matter (ties keep list
     order).
 
@@ -62,7 +64,7 @@ class RRD(DistillationLoss):
 
     Example::
 
-      loss = RRD()
+      loss = RRDLoss()
       # two interesting items (teacher prefers the first), one uninteresting item
       loss([[2.0, 1.0, 0.0]], [[1.2, 0.4, -0.3]])
 
@@ -70,6 +72,8 @@ class RRD(DistillationLoss):
       reduction: Keras reduction of the per-row losses (AUTO = mean over rows).
       name: loss name.
     """
+
+    labels_mark_padding = True
 
     def __init__(self, reduction=keras.losses.Reduction.AUTO, name="rrd"):
         super().__init__(reduction=reduction, name=name)

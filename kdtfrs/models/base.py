@@ -131,13 +131,13 @@ class Recommender(tfrs.models.Model):
 
     def train_step(self, data):
         """TFRS training on BPR-triple dicts; Keras' own step on ``(inputs, y_true)`` pairs, so
-        that ``compile(loss=kdtfrs.losses.RRD())`` + ``fit(signal_dataset(...))`` works."""
+        that ``compile(loss=kdtfrs.losses.RRDLoss())`` + ``fit(signal_dataset(...))`` works."""
         if not isinstance(data, tuple):
             return super().train_step(data)
         if self.compiled_loss is None:
             raise ValueError(
                 "fit got (inputs, y_true) batches but no loss was compiled: call "
-                "compile(optimizer=..., loss=kdtfrs.losses.RRD()) (or another kdtfrs loss)."
+                "compile(optimizer=..., loss=kdtfrs.losses.RRDLoss()) (or another kdtfrs loss)."
             )
         inputs, targets, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:

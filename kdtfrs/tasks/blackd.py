@@ -11,7 +11,7 @@ class BlackD(DistillationTask):
 
     Signals: the teacher's top-``num_items`` items per user, training items excluded.
     y_true: relevance ``num_items - r`` (the rank is all the teacher reveals).
-    Loss: ``kdtfrs.losses.BlackD``: teacher logits -(r+1)/rank_temperature, student
+    Loss: ``kdtfrs.losses.BlackDLoss``: teacher logits -(r+1)/rank_temperature, student
     softmax at ``temperature``.
     """
 
@@ -42,9 +42,9 @@ class BlackD(DistillationTask):
         return items, labels
 
     def make_loss(self):
-        return losses.BlackD(temperature=self.temperature,
-                             rank_temperature=self.rank_temperature,
-                             reduction=keras.losses.Reduction.NONE)
+        return losses.BlackDLoss(temperature=self.temperature,
+                                 rank_temperature=self.rank_temperature,
+                                 reduction=keras.losses.Reduction.NONE)
 
     def get_config(self):
         return {**super().get_config(), "num_items": self.num_items,

@@ -17,7 +17,7 @@ class CD(DistillationTask):
     (``guide="student"``, the KDs default, refreshes the list every epoch; ``"teacher"`` is
     fixed). Per row: ``num_items`` tournament picks, each the better of two draws with
     p(r) ~ exp(-(r+1)/(sample_num * temperature)). y_true: teacher scores.
-    Loss: ``kdtfrs.losses.CD`` with w = sigmoid((t + t2) / t1).
+    Loss: ``kdtfrs.losses.CDLoss`` with w = sigmoid((t + t2) / t1).
     """
 
     method_id = "cd"
@@ -66,8 +66,8 @@ class CD(DistillationTask):
         return items, self.teacher_scores(users, items)
 
     def make_loss(self):
-        return losses.CD(temperature=self.label_scale, shift=self.label_shift,
-                         reduction=keras.losses.Reduction.NONE)
+        return losses.CDLoss(temperature=self.label_scale, shift=self.label_shift,
+                             reduction=keras.losses.Reduction.NONE)
 
     def get_config(self):
         return {**super().get_config(), "num_items": self.num_items,

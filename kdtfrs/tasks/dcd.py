@@ -34,7 +34,7 @@ class DCD(DistillationTask):
     ranks within the teacher's top-500: no full |U| x |I| argsort) gives sampling weights for
     under- and over-estimated items. Per row: ``num_items`` of each, without replacement;
     under-estimated items keep teacher order (relevance ``max_rank - r``), over-estimated
-    ones get relevance 0. Loss: ``kdtfrs.losses.DCD``.
+    ones get relevance 0. Loss: ``kdtfrs.losses.DCDLoss``.
     """
 
     method_id = "dcd"
@@ -83,7 +83,7 @@ class DCD(DistillationTask):
         return items, labels
 
     def make_loss(self):
-        return losses.DCD(reduction=keras.losses.Reduction.NONE)
+        return losses.DCDLoss(reduction=keras.losses.Reduction.NONE)
 
     def get_config(self):
         return {**super().get_config(), "num_items": self.num_items,

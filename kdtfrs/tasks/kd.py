@@ -18,7 +18,7 @@ class KD(DistillationTask):
     fixed teacher list; ``guide="student"`` (KDs default) recomputes the student's list at the
     start of every epoch. y_true: teacher scores of those items, scored once per list (at
     ``prepare`` or ``refresh``), not per batch.
-    Loss: ``kdtfrs.losses.KD`` -sum_i softmax(t/tau)_i log softmax(s/tau)_i.
+    Loss: ``kdtfrs.losses.KDLoss`` -sum_i softmax(t/tau)_i log softmax(s/tau)_i.
     """
 
     method_id = "kd"
@@ -64,7 +64,8 @@ class KD(DistillationTask):
         return tf.gather(self.guide_items, users), tf.gather(self.guide_scores, users)
 
     def make_loss(self):
-        return losses.KD(temperature=self.temperature, reduction=keras.losses.Reduction.NONE)
+        return losses.KDLoss(temperature=self.temperature,
+                             reduction=keras.losses.Reduction.NONE)
 
     def get_config(self):
         return {**super().get_config(), "num_items": self.num_items,

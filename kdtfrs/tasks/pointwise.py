@@ -58,7 +58,7 @@ class _Pointwise(DistillationTask):
 
 
 class MSE(_Pointwise):
-    """sum_j (s_uj - t_uj)^2 over the sampled items (``kdtfrs.losses.PointwiseMSE``)."""
+    """sum_j (s_uj - t_uj)^2 over the sampled items (``kdtfrs.losses.PointwiseMSELoss``)."""
 
     method_id = "mse"
 
@@ -66,11 +66,11 @@ class MSE(_Pointwise):
         super().__init__(weight, **kwargs)
 
     def make_loss(self):
-        return losses.PointwiseMSE(reduction=keras.losses.Reduction.NONE)
+        return losses.PointwiseMSELoss(reduction=keras.losses.Reduction.NONE)
 
 
 class BCE(_Pointwise):
-    """sum_j BCE(sigmoid(s_uj), sigmoid(t_uj / tau)) (``kdtfrs.losses.PointwiseBCE``)."""
+    """sum_j BCE(sigmoid(s_uj), sigmoid(t_uj / tau)) (``kdtfrs.losses.PointwiseBCELoss``)."""
 
     method_id = "bce"
 
@@ -80,8 +80,8 @@ class BCE(_Pointwise):
         self.label_temperature = float(label_temperature)
 
     def make_loss(self):
-        return losses.PointwiseBCE(temperature=self.label_temperature,
-                                   reduction=keras.losses.Reduction.NONE)
+        return losses.PointwiseBCELoss(temperature=self.label_temperature,
+                                       reduction=keras.losses.Reduction.NONE)
 
     def get_config(self):
         return {**super().get_config(), "label_temperature": self.label_temperature}

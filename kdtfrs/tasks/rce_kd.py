@@ -34,6 +34,30 @@ def closure_counts(student_top, teacher_top, max_count, chunk=1024):
     return counts
 
 
+def _row_isin(items, other_items):
+    """bool [B, M]: ``items[b, m]`` is one of ``other_items[b]`` ([B, M'])."""
+    return tf.reduce_any(tf.equal(items[:, :, None], other_items[:, None, :]), axis=-1)
+
+
+def segment_flags(items, num_top):
+    """The set logic of RCE-KD on the item list ``[Q^S (K) | Q^T (K) | C (L)]`` [B, 2K+L].
+
+    Returns two bool [B, 2K+L]: ``in_second_term``, the entries of A = C ⊎ (Q^T minus C and
+    Q^S) (all of C, the Q^T items in neither C nor Q^S; no Q^S entry), and
+    ``teacher_in_closure``, the Q^T entries whose item is in C.
+    """
+    student_top, teacher_top = items[:, :num_top], items[:, num_top:2 * num_top]
+    closure = items[:, 2 * num_top:]
+    in_closure = _row_isin(teacher_top, closure)
+    rest_of_teacher_top = ~in_closure & ~_row_isin(teacher_top, student_top)
+    no_entry = tf.zeros_like(student_top, tf.bool)
+    in_second_term = tf.concat([no_entry, rest_of_teacher_top,
+                                tf.ones_like(closure, tf.bool)], axis=1)
+    teacher_in_closure = tf.concat([no_entry, in_closure, tf.zeros_like(closure, tf.bool)],
+                                   axis=1)
+    return in_second_term, teacher_in_closure
+
+
 class RCEKD(DistillationTask):
     """Cross-entropy on the student's top-K plus an adaptively weighted closure-sampled set.
 
@@ -43,9 +67,10 @@ class RCEKD(DistillationTask):
     with p(j) ~ exp((c_u(j) + 1) / sample_temperature), c_u from ``closure_counts``.
     Deviation: positions are drawn from K..max_rank-1 so that C never overlaps Q^S (the
     reference draws from 0..max_rank-1, a pitfall METHODS.md lists).
-    Layout of the item list: [Q^S | Q^T | C]; y_true [B, 2K+L, 2] = (teacher score, item id).
-    Loss ``kdtfrs.losses.RCEKD``: (1 - g_u) CE(Q^S) + g_u CE(C ⊎ Q^T minus C, Q^S),
-    g_u = exp(-beta |Q^T ∩ C| / K).
+    Layout of the item list: [Q^S | Q^T | C]; y_true [B, 2K+L, 3] = (teacher score, 1 where
+    the entry is in A, 1 where a Q^T item lies in C), the set logic done here on the item ids
+    (``segment_flags``). Loss ``kdtfrs.losses.RCEKDLoss``: (1 - g_u) CE(Q^S) + g_u CE(A),
+    A = C ⊎ (Q^T minus C and Q^S), g_u = exp(-beta |Q^T ∩ C| / K).
     """
 
     method_id = "rce_kd"
@@ -114,12 +139,14 @@ class RCEKD(DistillationTask):
         scores = tf.concat([student_top_scores[:, :self.num_top],
                             tf.gather(self.teacher_top_scores, users),
                             tf.gather(student_top_scores, positions, batch_dims=1)], axis=1)
-        return items, tf.stack([scores, tf.cast(items, tf.float32)], -1)
+        in_second_term, teacher_in_closure = segment_flags(items, self.num_top)
+        return items, tf.stack([scores, tf.cast(in_second_term, tf.float32),
+                                tf.cast(teacher_in_closure, tf.float32)], -1)
 
     def make_loss(self):
-        return losses.RCEKD(num_top=self.num_top, num_closure=self.num_closure,
-                            temperature=self.temperature, beta=self.beta,
-                            reduction=keras.losses.Reduction.NONE)
+        return losses.RCEKDLoss(num_top=self.num_top, num_closure=self.num_closure,
+                                temperature=self.temperature, beta=self.beta,
+                                reduction=keras.losses.Reduction.NONE)
 
     def get_config(self):
         return {**super().get_config(), "num_top": self.num_top,

@@ -7,33 +7,20 @@ from kdtfrs.tasks.base import DistillationTask
 from kdtfrs.validation import check_number
 
 
-def dynamic_rank_weights(scores, probe_scores, num_items, mu):
-    """RD's dynamic weights from the student's estimated rank of each teacher item.
-
-    With D uniform probe items, the student's rank of the teacher's r-th item (r = 1..K) is
-    estimated as r_hat = floor((|I| - 1) * #{j in D: s_j > s_r} / |D|) + 1 and weighted
-    w_b = max(tanh(mu * (r_hat - (r - 1))), 0): items the student ranks too low count more.
-
-    Args:
-      scores: float32 [B, K] student scores of the teacher's top-K, in teacher order.
-      probe_scores: float32 [B, D] student scores of the probe items.
-    """
-    above = tf.reduce_sum(
-        tf.cast(probe_scores[:, None, :] > scores[:, :, None], tf.float32), axis=-1)
-    probes = tf.cast(tf.shape(probe_scores)[1], tf.float32)
-    estimated_rank = tf.floor((num_items - 1.0) * above / probes) + 1.0
-    teacher_rank = tf.range(tf.shape(scores)[1], dtype=tf.float32)
-    return tf.nn.relu(tf.tanh(mu * (estimated_rank - teacher_rank)))
-
-
 class RD(DistillationTask):
     """Pointwise log-likelihood of the teacher's top-K items with rank weights.
 
     Signals: the teacher's top-``num_items`` items per user (training excluded), relevance
-    ``K - r``. Loss ``kdtfrs.losses.RD``: -sum_r w_r log sigmoid(s_r) with static weights
-    w_r ~ exp(-r / rank_temperature); from epoch ``dynamic_start_epoch`` on, multiplied by the
-    dynamic weights of ``dynamic_rank_weights`` (``num_probe_items`` uniform probes, ``mu``)
-    and L1-renormalised. ``dynamic_start_epoch=None`` keeps static weights only.
+    ``K - r``, followed by ``num_probe_items`` probes drawn uniformly from the user's
+    non-training items: items [B, K + D], y_true [B, K + D] with the probes labelled 0 from
+    epoch ``dynamic_start_epoch`` on (read from ``epoch`` when the batch is drawn, so also in
+    ``tf.data``) and -1 (padding) before. ``dynamic_start_epoch=None``: no probes (items
+    [B, K]), static weights only.
+    Loss ``kdtfrs.losses.RDLoss(rank_temperature, mu, num_items=|I|)``: -sum_r w_r log
+    sigmoid(s_r), static weights w_r ~ exp(-r / rank_temperature), times the dynamic weights
+    estimated from the student's scores of the probes (``kdtfrs.losses.rd_dynamic_weights``)
+    on rows that hold probes, L1-renormalised. The same loss serves ``model.fit`` on
+    ``kdtfrs.distill.signal_dataset`` (with ``RefreshCallback`` to advance ``epoch``).
     """
 
     method_id = "rd"
@@ -52,6 +39,9 @@ class RD(DistillationTask):
         self.mu = float(mu)
         self.num_probe_items = num_probe_items
         self.dynamic_start_epoch = dynamic_start_epoch
+        # The probes' labels follow the epoch: refresh (RefreshCallback) must advance it, and
+        # signal_dataset must not prefetch across an epoch boundary.
+        self.needs_refresh = dynamic_start_epoch is not None
 
     def prepare(self, signals, train, student=None):
         super().prepare(signals, train, student)
@@ -61,38 +51,28 @@ class RD(DistillationTask):
         self.exclusion = PairExclusion(train, train.num_items)
 
     def targets(self, features, seed):
-        del seed
+        """(items int32 [B, K + D], y_true float32 [B, K + D]): the teacher's top-K, then the
+        D probes, labelled 0 once the dynamic weights are on and -1 (padding) before."""
         self._require_prepared()
-        items = tf.gather(self.ranked, features["user"])
-        return items, tf.broadcast_to(self.relevance[None, :], tf.shape(items))
-
-    def per_row_loss(self, features, student, seed):
         users = features["user"]
-        items, labels = self.targets(features, seed)
-        scores = student.score(users, items)
+        items = tf.gather(self.ranked, users)
+        labels = tf.broadcast_to(self.relevance[None, :], tf.shape(items))
         if self.dynamic_start_epoch is None:
-            return self.loss(labels, scores)
-
-        def dynamic_weights():
-            probes = self.exclusion.sample_uniform_excluding(users, self.num_probe_items, seed)
-            return dynamic_rank_weights(
-                tf.stop_gradient(scores), tf.stop_gradient(student.score(users, probes)),
-                float(self.item_count), self.mu)
-
-        # Probes are drawn and scored only once the dynamic weights are on.
-        weights = tf.cond(self.epoch >= self.dynamic_start_epoch, dynamic_weights,
-                          lambda: tf.ones_like(scores))
-        mask = tf.ones_like(scores, tf.bool)
-        return losses.rd_loss(labels, scores, mask, self.rank_temperature, weights)
+            return items, labels
+        probes = self.exclusion.sample_uniform_excluding(users, self.num_probe_items, seed)
+        dynamic = self.epoch >= self.dynamic_start_epoch
+        probe_labels = tf.fill(tf.shape(probes), tf.where(dynamic, 0.0, -1.0))
+        return (tf.concat([items, tf.cast(probes, items.dtype)], axis=1),
+                tf.concat([labels, probe_labels], axis=1))
 
     def make_loss(self):
-        return losses.RD(rank_temperature=self.rank_temperature,
-                         reduction=keras.losses.Reduction.NONE)
+        self._require_prepared()  # num_items: the catalogue the probes are drawn from
+        return losses.RDLoss(rank_temperature=self.rank_temperature, mu=self.mu,
+                             num_items=self.item_count,
+                             reduction=keras.losses.Reduction.NONE)
 
     def get_config(self):
         return {**super().get_config(), "num_items": self.num_items,
                 "rank_temperature": self.rank_temperature, "mu": self.mu,
                 "num_probe_items": self.num_probe_items,
                 "dynamic_start_epoch": self.dynamic_start_epoch}
-
-

@@ -61,7 +61,7 @@ class RRD(DistillationTask):
     and ``num_uninteresting`` items uniform over the items neither in the list nor in the
     training data (relevance 0), drawn independently by ``PairExclusion`` (no dense |U| x |I|
     mask; the reference draws them without replacement).
-    Loss: ``kdtfrs.losses.RRD``, a Plackett-Luce likelihood of the teacher order with the
+    Loss: ``kdtfrs.losses.RRDLoss``, a Plackett-Luce likelihood of the teacher order with the
     uninteresting items in every denominator.
     """
 
@@ -100,7 +100,7 @@ class RRD(DistillationTask):
             self.uninteresting, self.num_uninteresting, seed)
 
     def make_loss(self):
-        return losses.RRD(reduction=keras.losses.Reduction.NONE)
+        return losses.RRDLoss(reduction=keras.losses.Reduction.NONE)
 
     def get_config(self):
         return {
@@ -115,7 +115,7 @@ class RRD(DistillationTask):
 class SLD(RRD):
     """SLD: RRD without uninteresting items (plain Plackett-Luce over sampled teacher items).
 
-    As in woriazzc/KDs ``SLD``; loss ``kdtfrs.losses.SLD``.
+    As in woriazzc/KDs ``SLD``; loss ``kdtfrs.losses.SLDLoss``.
     """
 
     method_id = "sld"
@@ -125,7 +125,7 @@ class SLD(RRD):
         super().__init__(weight, num_interesting, 0, temperature, max_rank, exclude_train, name)
 
     def make_loss(self):
-        return losses.SLD(reduction=keras.losses.Reduction.NONE)
+        return losses.SLDLoss(reduction=keras.losses.Reduction.NONE)
 
     def get_config(self):
         config = super().get_config()

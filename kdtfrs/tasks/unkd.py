@@ -38,8 +38,9 @@ class UnKD(DistillationTask):
     Per row: for each group g, n_g position pairs (a, b) drawn i.i.d. from p(r) ~
     exp(-(r+1)/rank_temperature); the teacher prefers the better-ranked item. Pairs with
     a == b (the reference resamples the whole set) or from lists shorter than 2 are padding.
-    y_true: [B, P, 2] relevance (higher = preferred), y_pred: student scores, same shape.
-    Loss: ``kdtfrs.losses.UnKD`` (mean over a row's valid pairs of -log sigmoid(s+ - s-)).
+    y_true: [B, P, 2] relevance (higher = preferred; -1 on both entries of a padded pair),
+    y_pred: student scores, same shape.
+    Loss: ``kdtfrs.losses.UnKDLoss`` (mean over a row's valid pairs of -log sigmoid(s+ - s-)).
     """
 
     method_id = "unkd"
@@ -105,7 +106,7 @@ class UnKD(DistillationTask):
             pair = tf.stack([lookup_positions(self.lists[group], users, better),
                              lookup_positions(self.lists[group], users, worse)], axis=-1)
             relevance = tf.cast(self.max_rank - tf.stack([better, worse], -1), tf.float32)
-            relevance = tf.where(valid[..., None], relevance, np.nan)
+            relevance = tf.where(valid[..., None], relevance, -1.0)  # -1: padding
             items.append(pair)
             labels.append(relevance)
         return tf.concat(items, axis=1), tf.concat(labels, axis=1)
@@ -118,7 +119,7 @@ class UnKD(DistillationTask):
         return self.loss(labels, scores)
 
     def make_loss(self):
-        return losses.UnKD(reduction=keras.losses.Reduction.NONE)
+        return losses.UnKDLoss(reduction=keras.losses.Reduction.NONE)
 
     def get_config(self):
         return {**super().get_config(), "num_groups": self.num_groups,

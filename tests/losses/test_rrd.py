@@ -1,23 +1,23 @@
-"""RRD: relaxed ranking distillation (also the math of IR-RRD's item side and DCD)."""
+"""RRDLoss: relaxed ranking distillation (also the math of IR-RRD's item side and DCD)."""
 
 import numpy as np
 
-from kdtfrs.losses import RRD
+from kdtfrs.losses import RRDLoss
 from tests.losses import loss_checks as checks
 
 
 def test_matches_numpy_reference():
     checks.assert_matches_reference(
-        RRD(), *checks.relevance_inputs(seed=41), checks.relaxed_ranking
+        RRDLoss(), checks.relaxed_ranking, *checks.relevance_inputs(seed=41)
     )
 
 
 def test_list_order_does_not_matter():
-    y_true, y_pred = checks.relevance_inputs(seed=42, tie=False)
+    y_true, y_pred, _ = checks.relevance_inputs(seed=42, tie=False)
     permutation = np.random.default_rng(42).permutation(y_true.shape[1])
     np.testing.assert_allclose(
-        checks.per_row(RRD(), y_true[:, permutation], y_pred[:, permutation]),
-        checks.per_row(RRD(), y_true, y_pred),
+        checks.per_row(RRDLoss(), y_true[:, permutation], y_pred[:, permutation]),
+        checks.per_row(RRDLoss(), y_true, y_pred),
         rtol=1e-6,
     )
 
@@ -25,20 +25,33 @@ def test_list_order_does_not_matter():
 def test_stable_for_large_score_gaps():
     y_true = np.array([[3.0, 2.0, 1.0, 0.0, 0.0]], np.float32)
     y_pred = np.array([[-150.0, 200.0, 0.0, -100.0, 120.0]], np.float32)
-    expected = checks.relaxed_ranking(y_true.astype(float), y_pred.astype(float))
-    np.testing.assert_allclose(checks.per_row(RRD(), y_true, y_pred), expected, rtol=1e-6)
-    assert np.all(np.isfinite(checks.gradient(RRD(), y_true, y_pred)))
+    expected = checks.relaxed_ranking(y_true.astype(float), y_pred.astype(float),
+                                      checks.full_mask(y_pred, None))
+    np.testing.assert_allclose(checks.per_row(RRDLoss(), y_true, y_pred), expected, rtol=1e-6)
+    assert np.all(np.isfinite(checks.gradient(RRDLoss(), y_true, y_pred)))
 
 
 def test_padding_changes_nothing():
-    y_true, y_pred = checks.relevance_inputs(seed=43, rows=3, padded=0)
+    y_true, y_pred, _ = checks.relevance_inputs(seed=43, rows=3, padded=0)
     padded = checks.with_padding(y_true, y_pred, seed=43)
-    checks.assert_padding_changes_nothing(RRD(), y_true, y_pred, *padded)
+    checks.assert_padding_changes_nothing(RRDLoss(), y_true, y_pred, *padded)
+
+
+def test_a_mask_pads_like_negative_labels():
+    y_true, y_pred, _ = checks.relevance_inputs(seed=46, rows=3, padded=0)
+    by_labels = checks.with_padding(y_true, y_pred, seed=46)
+    by_mask = checks.with_padding(y_true, y_pred, seed=46, by_labels=False)
+    np.testing.assert_array_equal(by_mask[1], by_labels[1])  # same y_pred
+    checks.assert_padding_changes_nothing(RRDLoss(), y_true, y_pred, *by_mask)
+    np.testing.assert_array_equal(checks.per_row(RRDLoss(), *by_mask),
+                                  checks.per_row(RRDLoss(), *by_labels))
 
 
 def test_keras_contract():
-    checks.assert_keras_contract(RRD(), *checks.relevance_inputs(seed=44))
+    checks.assert_keras_contract(RRDLoss(), *checks.relevance_inputs(seed=44))
 
 
 def test_distributed_sum_matches_mean(two_replica_strategy):
-    checks.assert_distributed_mean(two_replica_strategy, RRD(), *checks.relevance_inputs(seed=45))
+    checks.assert_distributed_mean(
+        two_replica_strategy, RRDLoss(), *checks.relevance_inputs(seed=45)
+    )

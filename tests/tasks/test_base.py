@@ -37,7 +37,7 @@ class _Constant(DistillationTask):
         return items, tf.ones(tf.shape(items), tf.float32)
 
     def make_loss(self):
-        return losses.RD(reduction="none")
+        return losses.RDLoss(reduction="none")
 
 
 def test_base_method_defaults(student, features):

@@ -3,11 +3,25 @@
 import numpy as np
 import pytest
 
+from kdtfrs._keras import tf
+
 from kdtfrs.tasks import RCEKD
-from kdtfrs.tasks.rce_kd import closure_counts
+from kdtfrs.tasks.rce_kd import closure_counts, segment_flags
 from tests.tasks import task_checks as checks
 
 NUM_TOP, NUM_CLOSURE, MAX_RANK = 4, 5, 20
+
+# Per-row losses of the ``rce_kd`` fixture on checks.SEED and checks.OTHER_SEED, computed
+# while y_true carried item ids and the loss did the set logic (before the masks).
+BEFORE_THE_SEGMENT_MASKS = {
+    "SEED": [2.3297665119171143, 2.273869752883911, 2.3194832801818848, 1.7695424556732178,
+             2.4327597618103027, 2.3570377826690674, 1.6828083992004395, 2.3246312141418457,
+             2.3411355018615723, 2.357607841491699, 2.259601593017578, 2.360751152038574],
+    "OTHER_SEED": [2.2817888259887695, 2.226590633392334, 2.271977186203003,
+                   1.7908296585083008, 2.4247334003448486, 2.358837604522705,
+                   2.201279640197754, 2.293968677520752, 2.3545427322387695,
+                   2.375248432159424, 1.7480206489562988, 2.3603291511535645],
+}
 
 
 def _naive_closure_counts(student_top, teacher_top, max_count):
@@ -33,6 +47,31 @@ def test_closure_counts_match_a_loop():
             counts, _naive_closure_counts(student_top, teacher_top, max_count))
 
 
+def _naive_flags(items, k=NUM_TOP):
+    """(in A, Q^T item in C) per entry of [Q^S | Q^T | C] lists, by Python sets."""
+    in_a, in_closure = np.zeros(items.shape), np.zeros(items.shape)
+    for row, entries in enumerate(items.tolist()):
+        student_top, closure = set(entries[:k]), set(entries[2 * k:])
+        in_a[row, 2 * k:] = 1
+        for column in range(k, 2 * k):
+            in_closure[row, column] = entries[column] in closure
+            in_a[row, column] = entries[column] not in closure | student_top
+    return in_a, in_closure
+
+
+def test_segment_flags_do_the_set_logic_on_item_ids():
+    items = np.array([[10, 11, 12, 10, 13, 12],    # Q^T: 12 (in C), 10 (in Q^S); C: 13, 12
+                      [1, 2, 3, 4, 5, 6],          # disjoint
+                      [7, 8, 8, 9, 9, 7]], np.int32)  # repeated ids
+    flags = segment_flags(tf.constant(items), 2)
+    for got, expected in zip(flags, _naive_flags(items, 2)):
+        np.testing.assert_array_equal(got.numpy(), expected)
+    ids = np.array([[2**40, 2**40 + 1, 2**40 + 1, 2**40, 2**40 + 2]], np.int64)  # beyond float32
+    in_a, in_closure = segment_flags(tf.constant(ids), 2)
+    np.testing.assert_array_equal(in_a.numpy(), [[False, False, False, False, True]])
+    np.testing.assert_array_equal(in_closure.numpy(), [[False] * 5])
+
+
 @pytest.fixture(scope="module")
 def rce_kd(signals, train, student):
     method = RCEKD(weight=2.0, num_top=NUM_TOP, num_closure=NUM_CLOSURE, temperature=1.5,
@@ -55,7 +94,7 @@ def test_item_list_layout(rce_kd, signals, teacher, features):
     items, labels = checks.numpy_targets(rce_kd, features)
     users = features["user"].numpy()
     assert items.shape == (users.size, 2 * NUM_TOP + NUM_CLOSURE)
-    assert labels.shape == items.shape + (2,)
+    assert labels.shape == items.shape + (3,)
     student_top = rce_kd.student_top.numpy()[users]
     np.testing.assert_array_equal(items[:, :NUM_TOP], student_top[:, :NUM_TOP])
     np.testing.assert_array_equal(items[:, NUM_TOP:2 * NUM_TOP],
@@ -64,7 +103,9 @@ def test_item_list_layout(rce_kd, signals, teacher, features):
     positions = checks.position_in(rce_kd.student_top.numpy(), users, closure)
     assert (positions >= NUM_TOP).all()  # never in Q^S
     assert all(len(set(row)) == NUM_CLOSURE for row in closure.tolist())
-    np.testing.assert_array_equal(labels[..., 1], items)
+    in_second_term, teacher_in_closure = _naive_flags(items)
+    np.testing.assert_array_equal(labels[..., 1], in_second_term)
+    np.testing.assert_array_equal(labels[..., 2], teacher_in_closure)
     expected = checks.model_scores(teacher)[users[:, None], items]
     np.testing.assert_allclose(labels[..., 0], expected, rtol=1e-5, atol=1e-5)
 
@@ -91,3 +132,10 @@ def test_lists_are_cut_to_the_users_room(signals, train, student):
     assert method.closure_logits.shape == (train.num_users, room - NUM_TOP)
     with pytest.raises(ValueError, match=rf"num_top \+ num_closure \(70\) exceeds the {room} "):
         RCEKD(num_top=30, num_closure=40, max_rank=75).prepare(signals, train)
+
+
+@pytest.mark.parametrize("seed", ["SEED", "OTHER_SEED"])
+def test_loss_is_unchanged_by_the_segment_masks(rce_kd, features, student, seed):
+    np.testing.assert_allclose(
+        rce_kd.per_row_loss(features, student, getattr(checks, seed)).numpy(),
+        BEFORE_THE_SEGMENT_MASKS[seed], rtol=1e-6)
