@@ -10,22 +10,30 @@ from kdtfrs.tasks.base import DistillationTask
 from kdtfrs.tasks.blackd import BlackD
 from kdtfrs.tasks.cd import CD
 from kdtfrs.tasks.dcd import DCD
+from kdtfrs.tasks.de import DE
+from kdtfrs.tasks.fitnet import FitNet
+from kdtfrs.tasks.htd import HTD
 from kdtfrs.tasks.ir_rrd import IRRRD
 from kdtfrs.tasks.kd import KD
+from kdtfrs.tasks.pckd import PCKDHybrid, PCKDList, PCKDPair
 from kdtfrs.tasks.pointwise import BCE, MSE
+from kdtfrs.tasks.presets import PRESETS
 from kdtfrs.tasks.rce_kd import RCEKD
 from kdtfrs.tasks.rd import RD
 from kdtfrs.tasks.rrd import RRD, SLD
+from kdtfrs.tasks.topology import FTD
 from kdtfrs.tasks.unkd import UnKD
+from kdtfrs.tasks.vkd import VkD
 
 RANKING = (KD, BlackD, MSE, BCE, RD, CD, RRD, IRRRD, SLD, DCD, UnKD, RCEKD)
 """The ranking methods: distilled on the teacher's scores and ranked lists."""
 
-METHODS = {cls.method_id: cls for cls in RANKING}
-"""Method id -> task class, for every method that is one task."""
+FEATURE = (FitNet, DE, PCKDPair, PCKDList, PCKDHybrid, FTD, HTD, VkD)
+"""The feature and relational methods: distilled on embeddings, through projectors."""
 
-PRESETS = {}
-"""Method id -> function returning the list of tasks of a preset."""
+METHODS = {cls.method_id: cls for cls in RANKING + FEATURE}
+"""Method id -> task class, for every method that is one task. ``PRESETS`` (from
+``kdtfrs.tasks.presets``) maps the ids made of several tasks to the function building them."""
 
 
 def method_ids() -> tuple[str, ...]:

@@ -15,11 +15,22 @@ def test_get_builds_with_hyperparameters_over_defaults():
 
 
 def test_every_method_id_is_registered_under_its_own_id():
-    assert sorted(METHODS) == ["bce", "blackd", "cd", "dcd", "ir_rrd", "kd", "mse", "rce_kd",
-                               "rd", "rrd", "sld", "unkd"]
+    assert sorted(METHODS) == ["bce", "blackd", "cd", "dcd", "de", "fitnet", "ftd", "htd",
+                               "ir_rrd", "kd", "mse", "pckd_hybrid", "pckd_list", "pckd_pair",
+                               "rce_kd", "rd", "rrd", "sld", "unkd", "vkd"]
     for method_id, cls in METHODS.items():
         assert cls.method_id == method_id
         assert tasks.get(method_id).name == method_id
+
+
+def test_a_preset_builds_its_tasks_and_is_not_a_single_task():
+    de, rrd = tasks.build("de_rrd")
+    assert (de.method_id, rrd.method_id) == ("de", "rrd")
+    assert tasks.build("rrd", weight=0.2)[0].weight == 0.2
+    assert "de_rrd" in tasks.method_ids()
+    with pytest.raises(ValueError, match=r"'de_rrd' is a preset .*kdtfrs.tasks.build"):
+        tasks.get("de_rrd")
+    assert set(tasks.describe([de, rrd])) == {"de", "rrd"}
 
 
 def test_unknown_method_lists_the_known_ones():

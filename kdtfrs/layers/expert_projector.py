@@ -1,0 +1,189 @@
+"""DE's projector: experts chosen per entity by a Gumbel-softmax gate on the teacher's vector.
+
+Kang, Hwang, Kweon, Yu, "DE-RRD: A Knowledge Distillation Framework for Recommender System"
+(CIKM 2020), "Distillation Experts": E small MLPs ("experts") map the student's embedding of
+an entity to the teacher's space; a selection network reads the *teacher's* embedding of the
+same entity and picks (softly at first, then hard as its temperature anneals) which expert
+serves it, so entities of different preference groups get different projections. PCKD
+(Zhu & Zhang, TKDE 2025) uses the same projector; HTD (Kang et al., KDD 2021) uses the gate
+alone to assign entities to groups. References: SeongKu-Kang/DE-RRD_CIKM20 ``Models/DE.py``,
+woriazzc/KDs ``DE``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kdtfrs import samplers
+from kdtfrs._keras import keras, tf
+from kdtfrs.validation import check_number
+
+#: Added to the gate probabilities before the log, as in the reference code.
+LOG_EPSILON = 1e-10
+
+
+def annealed_temperature(epoch, max_epochs, end=1e-10, start=1.0) -> float:
+    """DE's gate temperature at ``epoch``: ``max(end, start · (end/start)^(epoch/max_epochs))``.
+
+    DE's schedule (DE-RRD repository; woriazzc/KDs with ``end_T = 1e-10``, ``anneal = 1e10``,
+    ``epochs = 1000``): ``T_t = 10^(-10 t / 1000)``, i.e. 1 at epoch 0, 0.1 at epoch 100, 1e-10
+    from epoch ``max_epochs`` on. In kdtfrs the tasks set it at every epoch start from their
+    ``refresh`` (``kdtfrs.distill.RefreshCallback``, which ``Distiller.fit`` adds), i.e. the
+    annealing is per epoch, as in both references.
+
+    Args:
+      epoch: the epoch t >= 0.
+      max_epochs: the epoch at which the temperature reaches ``end``.
+      end: the final temperature (> 0).
+      start: the temperature at epoch 0 (>= end).
+    """
+    epoch = check_number("epoch", epoch, minimum=0)
+    max_epochs = check_number("max_epochs", max_epochs, above=0)
+    end = check_number("end", end, above=0)
+    start = check_number("start", start, minimum=end)
+    return max(end, start * (end / start) ** (epoch / max_epochs))
+
+
+def linear_initializer(fan_in: int):
+    """PyTorch's ``nn.Linear`` default: weights and biases ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+
+    A new initializer for every weight: one unseeded Keras initializer gives the same values
+    at every call.
+    """
+    bound = 1.0 / math.sqrt(fan_in)
+    return keras.initializers.RandomUniform(-bound, bound)
+
+
+class SelectionGate(keras.layers.Layer):
+    """Gumbel-softmax choice among ``num_choices`` options, read from the teacher's vector.
+
+        g(e^T) = softmax(W e^T + b)                            (probabilities, [N, E])
+        z      = softmax((log(g + 1e-10) + G) / T),  G ~ Gumbel(0, 1)^E    (selection)
+
+    ``z = 1`` when E = 1. ``T`` is the non-trainable variable ``temperature`` (1.0 at first;
+    ``annealed_temperature`` gives DE's schedule): at T = 1 ``z`` is a soft mixture, as T -> 0
+    it becomes the one-hot vector of a sample from ``g``. The gate never passes a gradient to
+    the teacher's vectors; ``W`` and ``b`` learn through ``z`` (DE) or a loss on ``g`` (HTD).
+    Weights are initialised as PyTorch's ``nn.Linear`` (the references' framework).
+
+    Example::
+
+        gate = SelectionGate(4)
+        probabilities, selection = gate(teacher_vectors, seed=tf.constant([0, 1]))
+
+    Args:
+      num_choices: E, the number of experts (or groups).
+      name: layer name.
+    """
+
+    def __init__(self, num_choices: int, name: str | None = None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_choices = check_number("num_choices", num_choices, above=0, integer=True)
+        self.temperature = tf.Variable(1.0, trainable=False, dtype=tf.float32,
+                                       name="temperature")
+
+    def build(self, input_shape):
+        teacher_dim = int(input_shape[-1])
+        self.kernel = self.add_weight("kernel", [teacher_dim, self.num_choices],
+                                      initializer=linear_initializer(teacher_dim))
+        self.bias = self.add_weight("bias", [self.num_choices],
+                                    initializer=linear_initializer(teacher_dim))
+        super().build(input_shape)
+
+    def probabilities(self, teacher_vectors):
+        """float32 [N, E]: ``softmax(W e^T + b)``."""
+        teacher_vectors = tf.stop_gradient(tf.convert_to_tensor(teacher_vectors, tf.float32))
+        return tf.nn.softmax(tf.matmul(teacher_vectors, self.kernel) + self.bias, axis=-1)
+
+    def call(self, teacher_vectors, seed):
+        """(probabilities float32 [N, E], selection float32 [N, E]); ``seed``: stateless int [2]."""
+        probabilities = self.probabilities(teacher_vectors)
+        if self.num_choices == 1:
+            return probabilities, tf.ones_like(probabilities)
+        noise = samplers.gumbel_noise(tf.shape(probabilities), seed)
+        logits = (tf.math.log(probabilities + LOG_EPSILON) + noise) / self.temperature
+        return probabilities, tf.nn.softmax(logits, axis=-1)
+
+    def get_config(self):
+        return {"num_choices": self.num_choices, "name": self.name}
+
+
+class ExpertProjector(keras.layers.Layer):
+    """``P(e^S) = Σ_k z_k f_k(e^S)``: E experts mixed by a ``SelectionGate`` on ``e^T``.
+
+    Each expert is ``f_k(x) = ReLU(x A_k + a_k) C_k + c_k``, a d_S -> ⌊(d_S + d_T)/2⌋ -> d_T
+    MLP; ``z`` is the gate's selection for the teacher's vector of the same entity. The E
+    experts are held as stacked kernels ([E, d_S, h] and [E, h, d_T]) and evaluated together.
+    DE (Kang et al., CIKM 2020) and PCKD (Zhu & Zhang, TKDE 2025) project the student's users
+    and items with one projector each. Cost per entity: ``E (d_S h + h d_T)`` multiply-adds.
+
+    Weights exist once the student's width is known: call ``build_for(student_dim)`` (the
+    tasks do it in ``prepare``, inside the distribution strategy's scope where there is one),
+    or let the first call build them.
+
+    Example::
+
+        projector = ExpertProjector(num_experts=5, teacher_dim=64).build_for(8)
+        projected = projector(student_vectors, teacher_vectors, seed)     # [N, 64]
+
+    Args:
+      num_experts: E.
+      teacher_dim: d_T, the width of the teacher's (and the output) vectors.
+      name: layer name.
+    """
+
+    def __init__(self, num_experts: int, teacher_dim: int, name: str | None = None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.num_experts = check_number("num_experts", num_experts, above=0, integer=True)
+        self.teacher_dim = check_number("teacher_dim", teacher_dim, above=0, integer=True)
+        self.gate = SelectionGate(self.num_experts, name="gate")
+        self.student_dim = None
+
+    def build(self, input_shape):
+        self.student_dim = int(input_shape[-1])
+        hidden = (self.student_dim + self.teacher_dim) // 2
+        experts = self.num_experts
+        self.hidden_kernel = self.add_weight(
+            "hidden_kernel", [experts, self.student_dim, hidden],
+            initializer=linear_initializer(self.student_dim))
+        self.hidden_bias = self.add_weight(
+            "hidden_bias", [experts, hidden], initializer=linear_initializer(self.student_dim))
+        self.output_kernel = self.add_weight(
+            "output_kernel", [experts, hidden, self.teacher_dim],
+            initializer=linear_initializer(hidden))
+        self.output_bias = self.add_weight(
+            "output_bias", [experts, self.teacher_dim], initializer=linear_initializer(hidden))
+        self.gate.build(tf.TensorShape([None, self.teacher_dim]))
+        super().build(input_shape)
+
+    def build_for(self, student_dim: int) -> "ExpertProjector":
+        """Creates the weights for students of width ``student_dim``; returns the projector."""
+        student_dim = check_number("student_dim", student_dim, above=0, integer=True)
+        if not self.built:
+            self.build(tf.TensorShape([None, student_dim]))
+        elif student_dim != self.student_dim:
+            raise ValueError(f"{self.name} is built for students of width {self.student_dim}; "
+                             f"received student_dim={student_dim}.")
+        return self
+
+    @property
+    def temperature(self) -> tf.Variable:
+        """The gate's temperature variable."""
+        return self.gate.temperature
+
+    def hidden(self, student_vectors):
+        """float32 [N, E, h]: every expert's hidden layer ``ReLU(x A_k + a_k)``."""
+        student_vectors = tf.convert_to_tensor(student_vectors, tf.float32)
+        return tf.nn.relu(tf.einsum("nd,edh->neh", student_vectors, self.hidden_kernel)
+                          + self.hidden_bias)
+
+    def call(self, student_vectors, teacher_vectors, seed):
+        """float32 [N, d_T]: ``Σ_k z_k f_k(student_vectors)``, ``z`` from ``teacher_vectors``."""
+        _, selection = self.gate(teacher_vectors, seed)
+        mixed = self.hidden(student_vectors) * selection[:, :, None]
+        return (tf.einsum("neh,eht->nt", mixed, self.output_kernel)
+                + tf.matmul(selection, self.output_bias))
+
+    def get_config(self):
+        return {"num_experts": self.num_experts, "teacher_dim": self.teacher_dim,
+                "name": self.name}

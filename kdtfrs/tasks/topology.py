@@ -1,0 +1,91 @@
+"""FTD: full topology distillation (Kang et al., "Topology Distillation for Recommender System",
+KDD 2021), and the pieces HTD (``kdtfrs.tasks.htd``) shares with it.
+
+Both transfer the *relations* among the batch's entities: the cosine similarities of every
+pair of users and items in the teacher's space, which the student's space should reproduce.
+"""
+
+from __future__ import annotations
+
+from kdtfrs._keras import tf
+from kdtfrs.tasks.base import DistillationTask
+
+
+def batch_entities(features):
+    """(users int32 [U_B], items int32 [I_B]): the batch's unique users and unique items.
+
+    Items are the positives and the negatives together, ``unique(I⁺ ∪ I⁻)``, as in the TD
+    repository and woriazzc/KDs (``torch.cat([pos, neg]).unique()``); order of first appearance.
+    """
+    users = tf.unique(tf.reshape(features["user"], [-1])).y
+    items = tf.concat([tf.reshape(features["pos_item"], [-1]),
+                       tf.reshape(features["neg_item"], [-1])], axis=0)
+    return users, tf.unique(items).y
+
+
+def entity_vectors(embeddings, users, items):
+    """float32 [U_B + I_B, d]: the users' vectors, then the items' (one set, as in TD)."""
+    return tf.concat([embeddings.users(users), embeddings.items(items)], axis=0)
+
+
+def cosine_matrix(left, right):
+    """float32 [N, M]: ``cos(left_a, right_b)`` (L2 normalisation with TF's 1e-12 floor)."""
+    return tf.matmul(tf.math.l2_normalize(left, axis=-1),
+                     tf.math.l2_normalize(right, axis=-1), transpose_b=True)
+
+
+def spread_over_rows(total, rows):
+    """float32 [rows]: ``total / rows`` on every row, so that a row mean gives ``total / B``.
+
+    A batch-level (relational) loss has no per-row value; ``compute_average_loss`` of this
+    vector is ``total / global_batch``, the KDs/TD sum divided by B like every other term.
+    """
+    return tf.fill(tf.reshape(rows, [1]), total / tf.cast(rows, total.dtype))
+
+
+class FTD(DistillationTask):
+    """Full topology distillation: the student reproduces all the batch's teacher cosines.
+
+    With ``E_B`` the batch's unique users followed by its unique items (positives and
+    negatives, one set as in the TD repository)::
+
+        L_FTD = Σ_{a,b ∈ E_B} ( cos(e^T_a, e^T_b) − cos(e^S_a, e^S_b) )²
+
+    over all ordered pairs (the diagonal adds 0). Kang, Hwang, Kweon, Yu, "Topology
+    Distillation for Recommender System" (KDD 2021); SeongKu-Kang/Topology_Distillation_KDD21
+    ``model.FTD``.
+    Cost O(|E_B|² (d_S + d_T)) per step.
+
+    Reduction: the loss is a batch total. ``weighted_loss`` spreads ``weight · L_FTD`` evenly
+    over the B rows, so the task's value is ``weight · L_FTD / B``: the TD repository's summed
+    ``L_BPR + λ·L_FTD`` divided by B, hence ``weight`` = its λ_TD unchanged (but, as there,
+    the sum grows like |E_B|², so λ depends on the batch size).
+
+    Under ``tf.distribute`` each replica relates only the entities of its own sub-batch: the
+    summed replica losses are ``weight · Σ_r L_FTD(sub-batch r) / B_global``, without the pairs
+    that straddle two replicas (the relations do not decompose over replicas).
+
+    Args:
+      weight: λ_TD; default 0.001, the TD repository notebook (CiteULike, BPR-200 teacher).
+      exclude_train: unused (no item lists); kept for the shared configuration.
+      name: metric name; default "ftd".
+    """
+
+    method_id = "ftd"
+
+    def __init__(self, weight: float = 0.001, exclude_train: bool = True,
+                 name: str | None = None):
+        super().__init__(weight, exclude_train, name)
+
+    def batch_loss(self, features, student):
+        """float32 scalar: ``L_FTD`` of the batch (unweighted)."""
+        self._require_prepared()
+        users, items = batch_entities(features)
+        teacher = tf.stop_gradient(entity_vectors(self.teacher, users, items))
+        student = entity_vectors(student, users, items)
+        differences = cosine_matrix(teacher, teacher) - cosine_matrix(student, student)
+        return tf.reduce_sum(tf.square(differences))
+
+    def per_row_loss(self, features, student, seed):
+        del seed
+        return spread_over_rows(self.batch_loss(features, student), tf.shape(features["user"])[0])
