@@ -8,25 +8,34 @@
     distiller = kdtfrs.Distiller(teacher, student, split.train,
                                  distillation=[kdtfrs.tasks.RRD(weight=0.1)])
 
-Importing kdtfrs selects Keras 2 (tf-keras) for TensorFlow: see ``kdtfrs._keras``.
+Importing kdtfrs selects Keras 2 (tf-keras) for TensorFlow: see ``kdtfrs._keras``. The
+subpackages load on first use (``kdtfrs.tasks`` imports TensorFlow, ``import kdtfrs`` does
+not), so that the command line answers ``--help`` without starting TensorFlow.
 """
 
-from kdtfrs import _keras  # noqa: F401  (selects Keras 2 before anything imports TensorFlow)
-from kdtfrs import data, embeddings, evaluation, losses, models, ranking, samplers, signals, tasks
-from kdtfrs.distill import Distiller, RefreshCallback, signal_dataset
+import importlib
+import os
+import sys
+
+if "tensorflow" not in sys.modules:  # the same choice kdtfrs._keras makes, without importing TF
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Distiller",
-    "RefreshCallback",
-    "data",
-    "evaluation",
-    "losses",
-    "tasks",
-    "models",
-    "ranking",
-    "samplers",
-    "signal_dataset",
-    "signals",
-]
+_SUBMODULES = ("data", "embeddings", "evaluation", "losses", "models", "ranking", "samplers",
+               "signals", "tasks")
+_FROM_DISTILL = ("Distiller", "RefreshCallback", "signal_dataset")
+
+__all__ = [*_FROM_DISTILL, *_SUBMODULES]
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"kdtfrs.{name}")
+    if name in _FROM_DISTILL:
+        return getattr(importlib.import_module("kdtfrs.distill"), name)
+    raise AttributeError(f"module 'kdtfrs' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

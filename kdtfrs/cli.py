@@ -5,50 +5,127 @@
     kdtfrs evaluate --model-dir runs/rrd
     kdtfrs demo
 
-Every run writes ``metrics.json`` next to the model it trained or evaluated.
+A run writes its model directory whole when it finishes, never over a model unless told to
+(--overwrite); an interrupted run continues with the same command plus --resume. See
+docs/runs.md. Exit status: 0 done, 1 training failed (non-finite loss), 2 bad input (flags,
+data, model directories, output), 130 interrupted (the best model so far is kept).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import pathlib
+import os
+import re
 import sys
+import warnings
 
-import yaml
+from kdtfrs.data.registry import DATASETS, SPLITS
+from kdtfrs.validation import check_number
 
-from kdtfrs import data, tasks, model_dir
-from kdtfrs.experiment import (BackboneSpec, DataSpec, distill_student, evaluate_split,
-                               load_teacher, train_backbone)
-from kdtfrs.fitting import FitConfig
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+COMMANDS = ("train", "distill", "evaluate", "demo")
 
 
-def _add_data_args(parser):
-    group = parser.add_argument_group("data")
-    group.add_argument("--dataset", default="synthetic",
-                       help=f"a dataset name ({', '.join(data.DATASETS)}) or a path to a "
-                            "CSV/TSV of user,item[,timestamp] rows (default: synthetic)")
-    group.add_argument("--data-dir", default=None,
-                       help="folder holding the named datasets (default: $KDTFRS_DATA_DIR, "
-                            "else ../shared/data beside the repository)")
-    group.add_argument("--split", choices=data.SPLITS, default=None,
-                       help="per-user split; default: the dataset's usual one (given split for "
-                            "gowalla, ordered 8:1:1 for citeulike, random 80/10/10 otherwise)")
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default, unless its help already says what it is."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if (action.default is None or action.default is False
+                or action.default == argparse.SUPPRESS or "default" in text
+                or not action.option_strings or action.required):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def _number(flag, *, integer=False, minimum=None, above=None):
+    """An argparse type: a number checked by ``check_number`` under the flag's name."""
+
+    def parse(text):
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            kind = "an integer" if integer else "a number"
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        try:
+            return check_number(flag, value, minimum=minimum, above=above, integer=integer)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    parse.__name__ = "integer" if integer else "number"
+    return parse
+
+
+def _delimiter(text):
+    value = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "space": " "}.get(text, text)
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(
+            f"expected one character (or tab, comma, semicolon, space), got {text!r}")
+    return value
+
+
+def _column(text):
+    return int(text) if text.isdigit() else text
+
+
+def _order_column(text):
+    return False if text.lower() == "none" else _column(text)
+
+
+def _add_data_args(parser, recorded=False):
+    group = parser.add_argument_group(
+        "data" + (" (re-point the recorded data, e.g. after it moved)" if recorded else ""))
+    names = ", ".join(DATASETS)
+    if recorded:
+        group.add_argument("--dataset", help="the dataset name or CSV/TSV path (default: the "
+                           "one recorded in model.json)")
+        group.add_argument("--data-dir", help="folder holding the named datasets (default: "
+                           "the one recorded in model.json)")
+    else:
+        group.add_argument("--dataset", default="synthetic",
+                           help=f"a dataset name ({names}) or a path to a CSV/TSV of "
+                                "user,item[,timestamp] rows")
+        group.add_argument("--data-dir", help="folder holding the named datasets (default: "
+                           "$KDTFRS_DATA_DIR, else ../shared/data beside the repository)")
+        group.add_argument("--split", choices=SPLITS,
+                           help="per-user split (default: the dataset's usual one: given for "
+                                "gowalla, ordered 8:1:1 for citeulike, random 8:1:1 otherwise)")
+    same = "the recorded one" if recorded else None
+    group.add_argument("--delimiter", type=_delimiter,
+                       help="CSV field separator, one character or tab/comma/semicolon/space "
+                            f"(default: {same or 'tab if the first line holds one, else comma'})")
+    group.add_argument("--user-column", type=_column, metavar="NAME|POS",
+                       help="CSV user column, a header name or a 0-based position (default: "
+                            f"{same or 'user, user_id, userId or uid; 0 with --no-header'})")
+    group.add_argument("--item-column", type=_column, metavar="NAME|POS",
+                       help="CSV item column (default: "
+                            f"{same or 'item, item_id, itemId, movieId...; 1 with --no-header'})")
+    group.add_argument("--order-column", type=_order_column, metavar="NAME|POS|none",
+                       help="CSV time column for ordered splits; none: the row order (default: "
+                            f"{same or 'timestamp, time, ts or order if the header has one'})")
+    group.add_argument("--no-header", dest="header", action="store_false",
+                       default=None if recorded else True,
+                       help="the CSV's first row is data, not column names")
 
 
 def _add_fit_args(parser, epochs=50):
     group = parser.add_argument_group("training")
-    group.add_argument("--epochs", type=int, default=epochs, help="maximum epochs")
-    group.add_argument("--batch-size", type=int, default=2048, help="training pairs per step")
-    group.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    group.add_argument("--negatives", type=int, default=1, help="negatives per training pair")
-    group.add_argument("--patience", type=int, default=10,
+    group.add_argument("--epochs", type=_number("--epochs", integer=True, minimum=1),
+                       default=epochs, help="maximum epochs")
+    group.add_argument("--batch-size", type=_number("--batch-size", integer=True, minimum=1),
+                       default=2048, help="training pairs per step")
+    group.add_argument("--lr", type=_number("--lr", above=0), default=1e-3,
+                       help="Adam learning rate")
+    group.add_argument("--negatives", type=_number("--negatives", integer=True, minimum=1),
+                       default=1, help="negatives per training pair")
+    group.add_argument("--patience", type=_number("--patience", integer=True, minimum=1),
+                       default=10,
                        help="evaluations without a better validation NDCG@20 before stopping")
-    group.add_argument("--eval-every", type=int, default=1, help="epochs between evaluations")
+    group.add_argument("--eval-every", type=_number("--eval-every", integer=True, minimum=1),
+                       default=1, help="epochs between evaluations")
     group.add_argument("--optimizer", choices=("lazy_adam", "adam"), default="lazy_adam",
-                       help="Adam updating only the batch's embedding rows (default), or dense "
-                            "Adam")
-    group.add_argument("--seed", type=int, default=0,
+                       help="Adam updating only the batch's embedding rows, or dense Adam")
+    group.add_argument("--seed", type=_number("--seed", integer=True, minimum=0), default=0,
                        help="seed of initialisation and sampling (and of the split, for train)")
     group.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                        help="Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
@@ -57,136 +134,135 @@ def _add_fit_args(parser, epochs=50):
 def _add_backbone_args(parser, dim):
     group = parser.add_argument_group("model")
     group.add_argument("--model", choices=("bpr_mf", "lightgcn"), default="bpr_mf",
-                       help="backbone (default: bpr_mf)")
-    group.add_argument("--dim", type=int, default=dim, help="embedding dimension")
-    group.add_argument("--layers", type=int, default=3, help="LightGCN propagation layers")
-    group.add_argument("--l2", type=float, default=1e-4,
+                       help="backbone")
+    group.add_argument("--dim", type=_number("--dim", integer=True, minimum=1), default=dim,
+                       help="embedding dimension")
+    group.add_argument("--layers", type=_number("--layers", integer=True, minimum=0), default=3,
+                       help="LightGCN propagation layers")
+    group.add_argument("--l2", type=_number("--l2", minimum=0), default=1e-4,
                        help="weight of the per-batch L2 penalty on the embeddings used")
     group.add_argument("--loss", choices=("bpr", "softmax"), default="bpr", help="base loss")
 
 
-def _fit_config(args) -> FitConfig:
-    return FitConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-                     num_negatives=args.negatives, patience=args.patience,
-                     eval_every=args.eval_every, seed=args.seed, optimizer=args.optimizer)
+def _add_output_args(parser, what):
+    group = parser.add_argument_group("output")
+    group.add_argument("--output", required=True,
+                       help=f"{what} directory to write (a new folder, written when the run "
+                            "finishes; its work area is OUTPUT.partial meanwhile)")
+    group.add_argument("--overwrite", action="store_true",
+                       help="replace the model already in --output (when the new one is "
+                            "finished), or discard an interrupted run's work area")
+    group.add_argument("--resume", action="store_true",
+                       help="continue the interrupted run in OUTPUT.partial (pass the flags it "
+                            "started with); without one, start a new run")
 
 
-def _backbone_spec(args) -> BackboneSpec:
-    return BackboneSpec(args.model, args.dim, args.layers, args.l2, args.loss)
-
-
-def _data_spec(args) -> DataSpec:
-    return DataSpec(args.dataset, args.data_dir, args.split, args.seed)
-
-
-def _parse_params(args) -> dict:
-    params = {}
-    if args.config:
-        text = pathlib.Path(args.config).read_text()
-        loaded = yaml.safe_load(text) or {}
-        if not isinstance(loaded, dict):
-            raise SystemExit(f"--config {args.config}: expected a mapping of hyperparameters, "
-                             f"got {type(loaded).__name__}.")
-        params.update(loaded)
-    for item in args.param or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--param expects KEY=VALUE, got {item!r}.")
-        params[key.replace("-", "_")] = yaml.safe_load(value)
-    return params
-
-
-def _print_metrics(title, metrics):
-    print(f"\n{title}")
-    for key in sorted(metrics):
-        if "/" not in key:
-            print(f"  {key:>12}: {metrics[key]:.4f}")
-
-
-def cmd_train(args):
-    _, result = train_backbone(_data_spec(args), _backbone_spec(args), _fit_config(args),
-                               args.output, verbose=args.verbose)
-    _print_metrics(f"test metrics ({args.output})", result["test"])
-
-
-def cmd_distill(args):
-    distillation = (tasks.build(args.method, **_parse_params(args))
-                    if args.method != "scratch" else [])
-    teacher, split, data_spec = load_teacher(args.teacher)
-    _, result = distill_student(teacher, split, data_spec, distillation, _backbone_spec(args),
-                                _fit_config(args), args.output, verbose=args.verbose,
-                                method_id=args.method)
-    _print_metrics(f"test metrics ({args.output})", result["test"])
-
-
-def cmd_evaluate(args):
-    description = model_dir.describe(args.model_dir)
-    split = DataSpec(**description["data"]).load()
-    model = model_dir.load(args.model_dir, split.train)
-    metrics = evaluate_split(model, split, args.on, tuple(args.ks))
-    out = pathlib.Path(args.model_dir) / f"metrics-{args.on}.json"
-    out.write_text(json.dumps(metrics, indent=2))
-    _print_metrics(f"{args.on} metrics ({args.model_dir}), written to {out}", metrics)
-
-
-def cmd_demo(args):
-    from kdtfrs.demo import run_demo
-
-    run_demo(args.output, epochs=args.epochs, verbose=args.verbose)
-
-
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(method_ids=None) -> argparse.ArgumentParser:
+    """The parser; ``method_ids`` (``kdtfrs.tasks.method_ids()``, which imports TensorFlow)
+    become the choices of ``distill --method`` when given."""
     parser = argparse.ArgumentParser(prog="kdtfrs", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+                                     formatter_class=_HelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    train = commands.add_parser("train", help="train a backbone (a teacher, or a student "
-                                "from scratch) with early stopping on validation NDCG@20")
+    def add(name, **kwargs):
+        return commands.add_parser(name, formatter_class=_HelpFormatter, **kwargs)
+
+    train = add("train", help="train a backbone (a teacher, or a student from scratch) with "
+                "early stopping on validation NDCG@20")
     _add_data_args(train)
     _add_backbone_args(train, dim=64)
     _add_fit_args(train)
-    train.add_argument("--output", required=True, help="model directory to write")
-    train.set_defaults(run=cmd_train)
+    _add_output_args(train, "model")
 
-    distill = commands.add_parser("distill", help="train a student with a teacher's knowledge")
+    distill = add("distill", help="train a student with a teacher's knowledge")
     distill.add_argument("--teacher", required=True, help="teacher model directory (from "
                          "`kdtfrs train`); the student uses the same data and split")
-    distill.add_argument("--method", required=True, choices=["scratch", *tasks.method_ids()],
-                         help="distillation method id ('scratch': no distillation)")
+    distill.add_argument("--method", required=True,
+                         choices=["scratch", *method_ids] if method_ids else None,
+                         help="distillation method id (scratch: no distillation)")
     distill.add_argument("--param", action="append", metavar="KEY=VALUE",
                          help="a method hyperparameter, e.g. --param weight=0.1 --param "
-                              "num_interesting=50 (repeatable; see help(kdtfrs.tasks.X))")
-    distill.add_argument("--config", help="YAML or JSON file of method hyperparameters "
-                         "(--param entries override it)")
+                              "num_interesting=50 (repeatable; default: the method's defaults, "
+                              "see help(kdtfrs.tasks.X))")
+    distill.add_argument("--config", help="YAML or JSON file of method hyperparameters, "
+                         "--param entries override it (default: none)")
     _add_backbone_args(distill, dim=20)
     _add_fit_args(distill)
-    distill.add_argument("--output", required=True, help="student model directory to write")
-    distill.set_defaults(run=cmd_distill)
+    _add_output_args(distill, "student model")
+    _add_data_args(distill, recorded=True)
 
-    evaluate = commands.add_parser("evaluate", help="full-ranking evaluation of a saved model")
+    evaluate = add("evaluate", help="full-ranking evaluation of a saved model")
     evaluate.add_argument("--model-dir", required=True, help="model directory")
     evaluate.add_argument("--on", choices=("test", "valid"), default="test",
                           help="split to evaluate (test masks train and valid items)")
-    evaluate.add_argument("--ks", type=int, nargs="+", default=[10, 20, 50], help="cut-offs")
-    evaluate.set_defaults(run=cmd_evaluate)
+    evaluate.add_argument("--ks", type=_number("--ks", integer=True, minimum=1), nargs="+",
+                          default=[10, 20, 50], help="cut-offs")
+    _add_data_args(evaluate, recorded=True)
 
-    demo = commands.add_parser("demo", help="teacher, scratch student and RRD student on the "
-                               "synthetic default; prints a metrics table")
+    demo = add("demo", help="teacher, scratch student and RRD student on the synthetic "
+               "default; prints a metrics table")
     demo.add_argument("--output", default="runs/demo", help="folder for the three models")
-    demo.add_argument("--epochs", type=int, default=30, help="maximum epochs per model")
-    demo.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
-    demo.set_defaults(run=cmd_demo)
+    demo.add_argument("--epochs", type=_number("--epochs", integer=True, minimum=1), default=30,
+                      help="maximum epochs per model")
+    demo.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
+                      help="Keras verbosity")
+    demo.add_argument("--overwrite", action="store_true",
+                      help="replace models in --output that the demo did not write")
     return parser
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    try:
-        args.run(args)
-    except (data.DataError, FileNotFoundError, ValueError) as error:
-        print(f"kdtfrs {args.command}: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+_PYTHON_ARGUMENTS = {"data_dir": "--data-dir", "dataset": "--dataset", "split": "--split",
+                     "delimiter": "--delimiter", "user_column": "--user-column",
+                     "item_column": "--item-column", "order_column": "--order-column",
+                     "overwrite": "--overwrite"}
+_ARGUMENT = re.compile(r"\b(" + "|".join(_PYTHON_ARGUMENTS)
+                       + r")=('[^']*'|\"[^\"]*\"|[^\s,;)]*)")
+
+
+def cli_message(text: str) -> str:
+    """A library message with its Python arguments (``data_dir=``) named as CLI flags."""
+    text = text.replace("the data_dir argument", "--data-dir")
+    text = re.sub(r"\bheader=False\b", "--no-header", text)
+    text = re.sub(r"\bheader=True\b", "a header (no --no-header)", text)
+
+    def flag(match):
+        value, end = match.group(2), ""
+        if value.endswith(".") and not value.startswith(("'", '"')):
+            value, end = value[:-1], "."
+        value = value.strip("'\"")
+        value = {"None": "none", "True": "", "False": ""}.get(value, value)
+        return f"{_PYTHON_ARGUMENTS[match.group(1)]}{' ' + value if value else ''}{end}"
+
+    return _ARGUMENT.sub(flag, text)
+
+
+def quiet_tensorflow() -> None:
+    """Silences TensorFlow's start-up logging and third-party FutureWarnings (before TF is
+    imported; TF_CPP_MIN_LOG_LEVEL set by the user wins)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def _command_of(argv) -> str | None:
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    method_ids = None
+    if _command_of(argv) == "distill":
+        quiet_tensorflow()
+        from kdtfrs import tasks
+
+        method_ids = list(tasks.method_ids())
+    args = build_parser(method_ids).parse_args(argv)
+    args.argv = argv
+    quiet_tensorflow()
+    from kdtfrs import commands
+
+    return commands.run(args)
 
 
 if __name__ == "__main__":

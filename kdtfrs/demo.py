@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import pathlib
 
-from kdtfrs import tasks
+from kdtfrs import model_dir, tasks
 from kdtfrs.experiment import BackboneSpec, DataSpec, distill_student, train_backbone
 from kdtfrs.fitting import FitConfig
+from kdtfrs.run_dir import OutputError
 
 TEACHER_DIM = 64
 STUDENT_DIM = 8
 COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
+MODELS = ("teacher", "scratch", "rrd")
+_MADE_BY_DEMO = {"run": {"command": "demo"}}
 
 
 def gap_recovered(student, scratch, teacher):
@@ -35,8 +38,26 @@ def format_table(rows) -> str:
     return "\n".join(lines)
 
 
-def run_demo(output="runs/demo", epochs=30, verbose=2):
+def check_outputs(output, overwrite=False) -> None:
+    """Refuses before training to replace anything but models an earlier demo wrote, unless
+    ``overwrite`` (which still never replaces a folder that is not a model directory)."""
+    for name in MODELS:
+        path = pathlib.Path(output) / name
+        if not path.exists():
+            continue
+        if not model_dir.is_model_dir(path):
+            raise OutputError(f"{path} exists and is not a kdtfrs model directory; choose "
+                              "another --output.")
+        recorded = model_dir.describe(path).get("extra", {}).get("run")
+        made_by_demo = recorded == _MADE_BY_DEMO["run"]
+        if not (made_by_demo or overwrite):
+            raise OutputError(f"{path} holds a model the demo did not write. Pass --overwrite "
+                              "to replace it, or choose another --output.")
+
+
+def run_demo(output="runs/demo", epochs=30, verbose=2, overwrite=False):
     output = pathlib.Path(output)
+    check_outputs(output, overwrite)
     data_spec = DataSpec("synthetic")
     split = data_spec.load()
     print(f"data: {split}")
@@ -46,14 +67,14 @@ def run_demo(output="runs/demo", epochs=30, verbose=2):
 
     print(f"\n[1/3] teacher: BPR-MF, dim {TEACHER_DIM}")
     teacher, teacher_result = train_backbone(data_spec, teacher_spec, fit, output / "teacher",
-                                             verbose=verbose, split=split)
+                                             verbose=verbose, split=split, extra=_MADE_BY_DEMO)
     print(f"\n[2/3] student from scratch: BPR-MF, dim {STUDENT_DIM}")
     _, scratch_result = distill_student(teacher, split, data_spec, [], student_spec, fit,
-                                        output / "scratch", verbose=verbose)
+                                        output / "scratch", verbose=verbose, extra=_MADE_BY_DEMO)
     print(f"\n[3/3] student distilled with RRD: BPR-MF, dim {STUDENT_DIM}")
     rrd = tasks.RRD(weight=0.1, num_interesting=20, num_uninteresting=40, max_rank=100)
     _, rrd_result = distill_student(teacher, split, data_spec, [rrd], student_spec, fit,
-                                    output / "rrd", verbose=verbose)
+                                    output / "rrd", verbose=verbose, extra=_MADE_BY_DEMO)
 
     def gap(result):
         return gap_recovered(result["test"]["ndcg@20"], scratch_result["test"]["ndcg@20"],

@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import pathlib
 
 from kdtfrs import data, model_dir, models, tasks
 from kdtfrs.distill import Distiller
 from kdtfrs.evaluation import evaluate
 from kdtfrs.fitting import FitConfig, fit_model, history_summary
+from kdtfrs.provenance import DataSpec, load_verified
+from kdtfrs.run_guards import RunInterrupted
+from kdtfrs.validation import check_number
 
 
-@dataclasses.dataclass
-class DataSpec:
-    """Which data and split: enough to rebuild the same ``SplitData`` anywhere."""
-
-    dataset: str = "synthetic"
-    data_dir: str | None = None
-    split: str | None = None
-    seed: int = 0
-
-    def load(self) -> data.SplitData:
-        return data.load_dataset(self.dataset, data_dir=self.data_dir, split=self.split,
-                                 seed=self.seed)
+class DegenerateSplitError(data.DataFormatError):
+    """A split part that a run needs is empty: its metrics would be NaN."""
 
 
 @dataclasses.dataclass
@@ -36,6 +27,11 @@ class BackboneSpec:
     l2: float = 1e-4
     loss: str = "bpr"
 
+    def __post_init__(self):
+        check_number("dim", self.dim, minimum=1, integer=True)
+        check_number("layers", self.layers, minimum=0, integer=True)
+        check_number("l2", self.l2, minimum=0)
+
     def build(self, split: data.SplitData, seed: int = 0):
         common = dict(num_users=split.num_users, num_items=split.num_items,
                       embedding_dim=self.dim, loss=self.loss, l2=self.l2, seed=seed)
@@ -46,6 +42,21 @@ class BackboneSpec:
         raise ValueError(f"model must be 'bpr_mf' or 'lightgcn', got {self.model!r}.")
 
 
+def check_split(split: data.SplitData, needs=("train", "test")) -> None:
+    """Raises ``DegenerateSplitError`` if a part in ``needs`` holds no interaction.
+
+    A run trains on ``train`` and reports metrics on ``test``: an empty one would give NaN
+    metrics. (An empty ``valid`` only turns early stopping off: ``fit_model`` warns.)
+    """
+    for part in needs:
+        if getattr(split, part).nnz == 0:
+            raise DegenerateSplitError(
+                f"the {part} part of {split.name} is empty ({split}): there is nothing to "
+                f"{'train on' if part == 'train' else 'compute ' + part + ' metrics on'}. Use "
+                f"a split that gives each user {part} items (e.g. split='random' or 'loo'), "
+                f"or data with more interactions per user.")
+
+
 def evaluate_split(model, split: data.SplitData, on: str = "test", ks=(10, 20, 50)) -> dict:
     """Full-ranking metrics on ``split.test`` (train and valid masked) or ``split.valid``."""
     if on == "test":
@@ -54,62 +65,96 @@ def evaluate_split(model, split: data.SplitData, on: str = "test", ks=(10, 20, 5
         truth, exclude = split.valid, (split.train,)
     else:
         raise ValueError(f"on must be 'test' or 'valid', got {on!r}.")
+    check_split(split, needs=(on,))
     return {key: float(value) for key, value in evaluate(model, truth, exclude, ks).metrics.items()}
 
 
-def _finish(model, split, history, output, data_spec, extra, ks=(10, 20, 50)) -> dict:
+def _fit(model, served, split, fit, checkpoint_dir, verbose, best_on_interrupt, save_args):
+    """``fit_model``; on an interruption, writes the best model so far to ``best_on_interrupt``."""
+    try:
+        return fit_model(model, served, split, fit, checkpoint_dir, verbose=verbose)
+    except RunInterrupted as interrupted:
+        if best_on_interrupt is not None and interrupted.epochs_done:
+            data_record, extra = save_args
+            extra = {**extra, "interrupted": {"epochs_done": interrupted.epochs_done,
+                                              "best_epoch": interrupted.best_epoch}}
+            model_dir.save(served, best_on_interrupt, data_record, extra,
+                           ids=(split.user_ids, split.item_ids))
+            interrupted.saved_to = best_on_interrupt
+        raise
+
+
+def _finish(model, split, history, output, data_record, extra, ks=(10, 20, 50)) -> dict:
     result = {
         "test": evaluate_split(model, split, "test", ks),
         "training": history_summary(history),
         **extra,
     }
     if output is not None:
-        model_dir.save(model, output, dataclasses.asdict(data_spec), extra)
-        (pathlib.Path(output) / "metrics.json").write_text(json.dumps(result, indent=2))
+        model_dir.save(model, output, data_record, extra, ids=(split.user_ids, split.item_ids),
+                       metrics=result)
     return result
 
 
 def train_backbone(data_spec: DataSpec, backbone: BackboneSpec, fit: FitConfig, output=None,
-                   verbose=1, split=None, checkpoint_dir=None):
+                   verbose=1, split=None, checkpoint_dir=None, best_on_interrupt=None,
+                   extra=None):
     """Trains a backbone from scratch; returns (model, result dict); saves it if ``output``.
 
-    ``checkpoint_dir`` makes the run resumable (see ``kdtfrs.fitting.fit_model``).
+    ``checkpoint_dir`` makes the run resumable (see ``kdtfrs.fitting.fit_model``);
+    ``best_on_interrupt`` is where the best model so far goes if the run is interrupted;
+    ``extra`` adds entries to the result and to model.json's "extra".
     """
     split = split or data_spec.load()
+    check_split(split)
     model = backbone.build(split, fit.seed)
-    history = fit_model(model, model, split, fit, checkpoint_dir, verbose=verbose)
-    extra = {"backbone": dataclasses.asdict(backbone), "fit": dataclasses.asdict(fit)}
-    return model, _finish(model, split, history, output, data_spec, extra)
+    extra = {"backbone": dataclasses.asdict(backbone), "fit": dataclasses.asdict(fit),
+             **(extra or {})}
+    record = data_spec.record(split)
+    history = _fit(model, model, split, fit, checkpoint_dir, verbose, best_on_interrupt,
+                   (record, extra))
+    return model, _finish(model, split, history, output, record, extra)
 
 
-def load_teacher(teacher_dir):
-    """(teacher, split, data_spec) from a teacher model directory."""
+def load_teacher(teacher_dir, **data_overrides):
+    """(teacher, split, data_spec) from a teacher model directory, its data verified.
+
+    ``data_overrides`` (``dataset``, ``data_dir``, CSV options) re-point the recorded data
+    (``kdtfrs.provenance.load_verified``).
+    """
     description = model_dir.describe(teacher_dir)
-    data_spec = DataSpec(**description["data"])
-    split = data_spec.load()
+    split, data_spec = load_verified(description["data"], teacher_dir, **data_overrides)
     return model_dir.load(teacher_dir, split.train), split, data_spec
 
 
 def distill_student(teacher, split, data_spec, distillation, student: BackboneSpec,
                     fit: FitConfig, output=None, verbose=1, signals=None, checkpoint_dir=None,
-                    method_id=None):
+                    method_id=None, best_on_interrupt=None, extra=None):
     """Trains a student with the tasks ``distillation`` (empty: from scratch).
 
-    ``method_id`` names the run in model.json (default: the task's id, "scratch" for none).
-    Returns (student, result).
+    ``method_id`` names the run in model.json (default: the task's id, "scratch" for none);
+    the other arguments as ``train_backbone``. Returns (student, result).
     """
+    check_split(split)
     distillation = list(distillation)
     if method_id is None:
         method_id = "+".join(task.method_id for task in distillation) or "scratch"
     model = student.build(split, fit.seed)
     distiller = Distiller(teacher, model, split.train, distillation, seed=fit.seed,
                           signals=signals)
-    history = fit_model(distiller, model, split, fit, checkpoint_dir, verbose=verbose)
     extra = {
         "backbone": dataclasses.asdict(student),
         "fit": dataclasses.asdict(fit),
         "method": method_id,
         "method_config": tasks.describe(distillation) if distillation else {},
         "teacher": {"class": type(teacher).__name__, "dim": teacher.embedding_dim},
+        **(extra or {}),
     }
-    return model, _finish(model, split, history, output, data_spec, extra)
+    record = data_spec.record(split)
+    history = _fit(distiller, model, split, fit, checkpoint_dir, verbose, best_on_interrupt,
+                   (record, extra))
+    return model, _finish(model, split, history, output, record, extra)
+
+
+__all__ = ["BackboneSpec", "DataSpec", "DegenerateSplitError", "check_split",
+           "distill_student", "evaluate_split", "load_teacher", "train_backbone"]

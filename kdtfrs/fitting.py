@@ -3,13 +3,15 @@
 ``fit_model`` trains either a backbone (``kdtfrs.models.Recommender``) from scratch or a
 ``kdtfrs.Distiller``, on BPR triples of the training split, watching the validation
 NDCG@20 of the model that will be served (the backbone itself or the distiller's student).
+A non-finite loss stops it with an error (``kdtfrs.run_guards``); SIGINT/SIGTERM stop it
+at a step end with ``RunInterrupted``, the best model so far in place.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import pathlib
 import time
+import warnings
 
 import numpy as np
 
@@ -17,7 +19,9 @@ from kdtfrs._keras import keras
 from kdtfrs.data import bpr_triples
 from kdtfrs.evaluation import EvaluationCallback
 from kdtfrs.models import LazyAdam
-from kdtfrs.resumable import ResumableEarlyStopping, ResumableHistory
+from kdtfrs.resumable import ResumableEarlyStopping, ResumableHistory, TrainingCheckpoint
+from kdtfrs.run_guards import RunInterrupted, StopOnNonFiniteLoss, StopOnSignal
+from kdtfrs.validation import check_number
 
 MONITOR = "val_ndcg@20"
 
@@ -41,6 +45,15 @@ class FitConfig:
     eval_every: int = 1
     seed: int = 0
     optimizer: str = "lazy_adam"
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size", "num_negatives", "patience", "eval_every"):
+            check_number(name, getattr(self, name), minimum=1, integer=True)
+        check_number("seed", self.seed, minimum=0, integer=True)
+        check_number("learning_rate", self.learning_rate, above=0)
+        if self.optimizer not in ("lazy_adam", "adam"):
+            raise ValueError(
+                f"optimizer must be 'lazy_adam' or 'adam', got {self.optimizer!r}.")
 
     def make_optimizer(self):
         """``LazyAdam`` (row-wise updates of embedding tables, the default) or dense ``Adam``."""
@@ -75,10 +88,19 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
     Args:
       model: the model to fit (a backbone, or a Distiller).
       served: the model evaluated for early stopping (the backbone, or the student).
-      split: a ``kdtfrs.data.SplitData``.
-      checkpoint_dir: if given, training state is backed up there every epoch and a rerun
-        resumes from it (``keras.callbacks.BackupAndRestore``, with the early-stopping state
-        and the epochs already run: ``kdtfrs.resumable``); the History then covers them all.
+      split: a ``kdtfrs.data.SplitData``; without validation interactions there is no early
+        stopping (a warning says so) and all ``config.epochs`` run.
+      checkpoint_dir: if given, the training state is saved there after every epoch
+        (``kdtfrs.resumable.TrainingCheckpoint``) and a rerun resumes from it, ending with
+        exactly the weights and History of an uninterrupted run; the History then covers
+        every epoch. The checkpoints are removed when training ends.
+      callbacks: more Keras callbacks, called after the checkpoint is written.
+
+    Raises:
+      NonFiniteLossError: the loss became NaN or infinite (``model`` is then unusable).
+      RunInterrupted: SIGINT (Ctrl-C) or SIGTERM, or a KeyboardInterrupt. The model holds
+        the best weights so far (or those of the last finished epoch); the exception says
+        how many epochs were finished and which was best.
 
     The History has one value per epoch for every key, NaN where a metric was not logged
     (validation metrics with ``config.eval_every > 1``).
@@ -86,25 +108,58 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
     keras.utils.set_random_seed(config.seed)
     model.compile(optimizer=config.make_optimizer())
     dataset = bpr_triples(split.train, config.batch_size, config.num_negatives, seed=config.seed)
-    timer = EpochTimer()
-    callback_list = [timer]
+    callback_list = [StopOnNonFiniteLoss(), EpochTimer()]
     if hasattr(model, "refresh_callback"):
         callback_list.insert(0, model.refresh_callback())
-    if checkpoint_dir is not None:
-        pathlib.Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+    stopping = None
     if split.valid.nnz:
         callback_list.append(EvaluationCallback(
             served, split.valid, exclude=(split.train,), ks=(20,), every=config.eval_every))
-        stopping = dict(monitor=MONITOR, mode="max", patience=config.patience,
-                        restore_best_weights=True, verbose=min(verbose, 1))
-        callback_list.append(ResumableEarlyStopping(checkpoint_dir, **stopping))
-    history_backup = ResumableHistory(checkpoint_dir)
-    callback_list.append(history_backup)
+        stopping = ResumableEarlyStopping(monitor=MONITOR, mode="max", patience=config.patience,
+                                          restore_best_weights=True, verbose=min(verbose, 1))
+        callback_list.append(stopping)
+    else:
+        warnings.warn(f"{split.name} has no validation interactions: no early stopping, all "
+                      f"{config.epochs} epochs run and the last epoch's model is kept.",
+                      UserWarning, stacklevel=2)
+    history = ResumableHistory()
+    callback_list.append(history)
+    checkpoint, initial_epoch = None, 0
     if checkpoint_dir is not None:
-        callback_list.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir)))
+        checkpoint = TrainingCheckpoint(checkpoint_dir, [c for c in (stopping, history) if c])
+        callback_list.append(checkpoint)
+        initial_epoch = checkpoint.restore(model)
+        if stopping is not None and stopping.stopped:
+            initial_epoch = config.epochs  # it had stopped early: nothing left to run
+        # bpr_triples draws each epoch's seed when an iterator is made (one per epoch and one
+        # before the first, in Keras' fit): make as many as the epochs already run, so that
+        # epoch k gets the seed an uninterrupted run gives it.
+        for _ in range(initial_epoch if initial_epoch < config.epochs else 0):
+            iter(dataset)
     callback_list.extend(callbacks)
-    history = model.fit(dataset, epochs=config.epochs, callbacks=callback_list, verbose=verbose)
-    return history_backup.merge_into(history)
+    interrupt = StopOnSignal()
+    callback_list.append(interrupt)
+    with interrupt.handling_signals():
+        try:
+            result = model.fit(dataset, epochs=config.epochs, initial_epoch=initial_epoch,
+                               callbacks=callback_list, verbose=verbose)
+        except KeyboardInterrupt as error:
+            raise _interrupted(error, model, stopping, history, checkpoint) from None
+    return history.merge_into(result)
+
+
+def _interrupted(error, model, stopping, history, checkpoint) -> RunInterrupted:
+    """``error`` as a ``RunInterrupted``, with the best model so far in ``model``."""
+    interrupted = error if isinstance(error, RunInterrupted) else RunInterrupted()
+    interrupted.epochs_done = (checkpoint.epochs_done if checkpoint is not None
+                               else len(history.epochs))
+    if stopping is not None and stopping.best_weights is not None:
+        model.set_weights(stopping.best_weights)
+        interrupted.best_epoch = stopping.best_epoch + 1
+        interrupted.best_score = float(stopping.best)
+    elif checkpoint is not None and checkpoint.latest() is not None:
+        checkpoint.restore(model)  # the model after the last finished epoch
+    return interrupted
 
 
 def history_summary(history) -> dict:
@@ -131,4 +186,4 @@ def history_summary(history) -> dict:
     return summary
 
 
-__all__ = ["FitConfig", "fit_model", "history_summary"]
+__all__ = ["FitConfig", "RunInterrupted", "fit_model", "history_summary"]

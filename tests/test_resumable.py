@@ -1,4 +1,4 @@
-"""An interrupted fit_model resumes with its early-stopping state and its earlier epochs."""
+"""An interrupted fit_model resumes to exactly the weights and History of an uninterrupted run."""
 
 import numpy as np
 import pytest
@@ -7,20 +7,28 @@ from kdtfrs._keras import keras
 from kdtfrs.data import make_synthetic, split_random
 from kdtfrs.fitting import FitConfig, fit_model, history_summary
 from kdtfrs.models import BPRMF
-from kdtfrs.resumable import ResumableEarlyStopping
+from kdtfrs.resumable import ResumableEarlyStopping, TrainingCheckpoint
+from kdtfrs.run_guards import RunInterrupted
 
 
 class Interrupt(keras.callbacks.Callback):
-    """Keeps the logs of each epoch run; raises, as a killed process would stop, once
-    ``epoch`` has been backed up (never with ``epoch=None``)."""
+    """Keeps the logs of each epoch run; raises KeyboardInterrupt, as Ctrl-C would, once
+    ``epoch`` has been checkpointed (or at ``batch`` of it, mid-epoch; never with None)."""
 
-    def __init__(self, epoch):
+    def __init__(self, epoch, batch=None):
         super().__init__()
-        self.epoch, self.logs = epoch, []
+        self.epoch, self.batch, self.logs, self._current = epoch, batch, [], None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.batch is not None and (self._current, batch) == (self.epoch, self.batch):
+            raise KeyboardInterrupt
 
     def on_epoch_end(self, epoch, logs=None):
         self.logs.append(dict(logs))
-        if epoch == self.epoch:
+        if self.batch is None and epoch == self.epoch:
             raise KeyboardInterrupt
 
 
@@ -30,32 +38,82 @@ def split():
                                        mean_interactions_per_user=8, seed=0), seed=0)
 
 
-def test_a_resumed_fit_reports_every_epoch(split, tmp_path):
-    config = FitConfig(epochs=5, batch_size=64, learning_rate=0.01, patience=100)
-    interrupt = Interrupt(epoch=2)
-    interrupted = BPRMF(split.num_users, split.num_items, 4, seed=0)
-    with pytest.raises(KeyboardInterrupt):
-        fit_model(interrupted, interrupted, split, config, tmp_path, verbose=0,
-                  callbacks=[interrupt])
+def train(split, config, checkpoint_dir=None, callbacks=()):
     model = BPRMF(split.num_users, split.num_items, 4, seed=0)
-    resumed = Interrupt(epoch=None)
-    history = fit_model(model, model, split, config, tmp_path, verbose=0, callbacks=[resumed])
-    assert len(resumed.logs) == 2  # epochs 3 and 4 only
-    assert history.epoch == [0, 1, 2, 3, 4]
-    assert history_summary(history)["epochs"] == 5
-    before = [logs["val_ndcg@20"] for logs in interrupt.logs]
-    np.testing.assert_allclose(history.history["val_ndcg@20"][:3], before, rtol=1e-6)
-    assert not any(tmp_path.iterdir())  # state removed at the end
+    history = fit_model(model, model, split, config, checkpoint_dir, verbose=0,
+                        callbacks=callbacks)
+    return model, history
 
 
-@pytest.mark.parametrize("with_checkpoints", [False, True])
+#: stops early (patience 2) after 4 epochs of at most 30
+STOPPING = FitConfig(epochs=30, batch_size=64, learning_rate=0.02, patience=2)
+
+
+@pytest.fixture(scope="module")
+def reference(split):
+    """(model, history) of an uninterrupted run with ``STOPPING``."""
+    model, history = train(split, STOPPING)
+    assert 3 < len(history.epoch) < 30
+    return model, history
+
+
+def assert_same_run(model, history, reference):
+    reference_model, reference_history = reference
+    for got, expected in zip(model.get_weights(), reference_model.get_weights()):
+        np.testing.assert_array_equal(got, expected)
+    assert history.epoch == reference_history.epoch
+    for key in ("val_ndcg@20", "loss"):
+        np.testing.assert_array_equal(history.history[key], reference_history.history[key])
+    assert history_summary(history)["best_epoch"] == history_summary(reference_history)[
+        "best_epoch"]
+
+
+def test_a_fit_interrupted_mid_epoch_resumes_to_the_uninterrupted_weights_and_history(
+        split, tmp_path, reference):
+    with pytest.raises(RunInterrupted) as interrupted:
+        train(split, STOPPING, tmp_path, callbacks=[Interrupt(epoch=2, batch=1)])
+    assert interrupted.value.epochs_done == 2
+    resumed_logs = Interrupt(epoch=None)
+    model, history = train(split, STOPPING, tmp_path, callbacks=[resumed_logs])
+    assert len(resumed_logs.logs) == len(history.epoch) - 2  # epochs 3.. only
+    assert_same_run(model, history, reference)
+    assert not any(tmp_path.iterdir())  # checkpoints removed at the end
+
+
+def test_a_fit_interrupted_after_it_stopped_early_does_not_train_on(split, tmp_path, reference):
+    last = reference[1].epoch[-1]
+    with pytest.raises(RunInterrupted):  # raised after the stopping epoch's checkpoint
+        train(split, STOPPING, tmp_path, callbacks=[Interrupt(epoch=last)])
+    model, history = train(split, STOPPING, tmp_path)
+    assert_same_run(model, history, reference)
+
+
+def test_an_interruption_leaves_the_best_weights_in_the_model(split, tmp_path):
+    config = FitConfig(epochs=6, batch_size=64, learning_rate=0.01, patience=10)
+    seen = Interrupt(epoch=3)
+    model = BPRMF(split.num_users, split.num_items, 4, seed=0)
+    best = {}
+
+    class KeepBest(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if logs["val_ndcg@20"] > best.get("score", -1):
+                best.update(score=logs["val_ndcg@20"], epoch=epoch + 1,
+                            weights=model.get_weights())
+
+    with pytest.raises(RunInterrupted) as interrupted:
+        fit_model(model, model, split, config, tmp_path, verbose=0, callbacks=[KeepBest(), seen])
+    assert interrupted.value.best_epoch == best["epoch"]
+    assert interrupted.value.best_score == pytest.approx(best["score"])
+    for got, expected in zip(model.get_weights(), best["weights"]):
+        np.testing.assert_array_equal(got, expected)
+    assert TrainingCheckpoint(tmp_path).latest().name == "epoch-00004"
+
+
 def test_history_has_one_value_per_epoch_and_the_best_epoch_with_sparse_evaluation(
-        split, tmp_path, with_checkpoints):
+        split, tmp_path):
     config = FitConfig(epochs=6, batch_size=64, learning_rate=0.01, patience=100, eval_every=2)
-    model = BPRMF(split.num_users, split.num_items, 4, seed=0)
     seen = Interrupt(epoch=None)
-    history = fit_model(model, model, split, config, tmp_path if with_checkpoints else None,
-                        verbose=0, callbacks=[seen])
+    _, history = train(split, config, tmp_path, callbacks=[seen])
     scores = np.asarray(history.history["val_ndcg@20"])
     assert scores.shape == (6,) and np.isnan(scores[0::2]).all()
     evaluated = [logs["val_ndcg@20"] for logs in seen.logs if "val_ndcg@20" in logs]
@@ -65,9 +123,9 @@ def test_history_has_one_value_per_epoch_and_the_best_epoch_with_sparse_evaluati
     assert summary["best_epoch"] == 2 * (int(np.argmax(evaluated)) + 1)
 
 
-def test_early_stopping_state_survives_a_restart(tmp_path):
+def test_early_stopping_state_round_trips(tmp_path):
     model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
-    first = ResumableEarlyStopping(tmp_path, monitor="val_ndcg@20", mode="max", patience=3,
+    first = ResumableEarlyStopping(monitor="val_ndcg@20", mode="max", patience=3,
                                    restore_best_weights=True)
     first.set_model(model)
     first.on_train_begin()
@@ -76,23 +134,24 @@ def test_early_stopping_state_survives_a_restart(tmp_path):
     model.set_weights([weight + 1.0 for weight in best_weights])
     first.on_epoch_end(1, {"val_ndcg@20": 0.3})
 
-    resumed = ResumableEarlyStopping(tmp_path, monitor="val_ndcg@20", mode="max", patience=3,
+    resumed = ResumableEarlyStopping(monitor="val_ndcg@20", mode="max", patience=3,
                                      restore_best_weights=True)
     resumed.set_model(model)
+    resumed.set_state(*first.get_state())
     resumed.on_train_begin()
     assert (resumed.best, resumed.wait, resumed.best_epoch) == (0.5, 1, 0)
     resumed.on_epoch_end(2, {"val_ndcg@20": 0.4})
     resumed.on_epoch_end(3, {"val_ndcg@20": 0.4})
     assert resumed.model.stop_training  # patience 3 counted across the restart
+    assert resumed.get_state()[0]["stopped_epoch"] == 3
     resumed.on_train_end()
     for restored, best in zip(model.get_weights(), best_weights):
         np.testing.assert_array_equal(restored, best)
-    assert not any(tmp_path.iterdir())
 
 
-def test_early_stopping_counts_evaluations_only_and_may_keep_state_in_memory():
+def test_early_stopping_counts_evaluations_only():
     model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
-    stopping = ResumableEarlyStopping(None, monitor="val_ndcg@20", mode="max", patience=2)
+    stopping = ResumableEarlyStopping(monitor="val_ndcg@20", mode="max", patience=2)
     stopping.set_model(model)
     stopping.on_train_begin()
     stopping.on_epoch_end(0, {"val_ndcg@20": 0.5})

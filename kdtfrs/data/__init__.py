@@ -1,16 +1,21 @@
-"""Datasets, splits, samplers and item statistics for kdtfrs (NumPy, plus TF for sampling)."""
+"""Datasets, splits, samplers and item statistics for kdtfrs (NumPy, plus TF for sampling).
+
+The TensorFlow parts (``bpr_triples``, ``PairExclusion``) load on first use, so that reading
+a dataset or the command line's ``--help`` does not start TensorFlow.
+"""
+
+import importlib
 
 from kdtfrs.data.citeulike import load_citeulike
 from kdtfrs.data.csv_loader import load_csv
 from kdtfrs.data.errors import DataError, DataFormatError, DataNotFoundError
-from kdtfrs.data.exclusion import PairExclusion
+from kdtfrs.data.fingerprint import fingerprint_differences, split_fingerprint
 from kdtfrs.data.gowalla import load_gowalla
 from kdtfrs.data.interactions import Interactions, index_ids
 from kdtfrs.data.matrix import InteractionMatrix
 from kdtfrs.data.movielens import load_movielens_100k
 from kdtfrs.data.popularity import popularity_groups
 from kdtfrs.data.registry import DATASETS, SPLITS, load_dataset, resolve_data_dir
-from kdtfrs.data.sampling import bpr_triples
 from kdtfrs.data.split import (SplitData, hold_out_validation, split_leave_one_out,
                                split_ordered, split_random)
 from kdtfrs.data.synthetic import make_synthetic
@@ -38,5 +43,15 @@ __all__ = [
     "resolve_data_dir",
     "split_leave_one_out",
     "split_ordered",
+    "split_fingerprint",
+    "fingerprint_differences",
     "split_random",
 ]
+
+_LAZY = {"PairExclusion": "kdtfrs.data.exclusion", "bpr_triples": "kdtfrs.data.sampling"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kdtfrs.data' has no attribute {name!r}")

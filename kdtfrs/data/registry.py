@@ -58,6 +58,12 @@ def load_dataset(
     data_dir: str | os.PathLike | None = None,
     split: str | None = None,
     seed: int = 0,
+    *,
+    delimiter: str | None = None,
+    user_column: str | int | None = None,
+    item_column: str | int | None = None,
+    order_column: str | int | bool | None = None,
+    header: bool = True,
 ) -> SplitData:
     """Loads a dataset by name (see ``DATASETS``) or from a ``.csv``/``.tsv`` path, and splits it.
 
@@ -72,11 +78,24 @@ def load_dataset(
         "loo" (leave last one out), "given" (Gowalla's published split), or ``None`` for the
         dataset's default. Gowalla with another split re-splits the union of its two files.
       seed: seeds the random split and the synthetic data.
+      delimiter, user_column, item_column, order_column, header: for a CSV/TSV path only, as
+        ``load_csv``. The columns default to the ones the header names (above), or to the
+        positions 0 (user) and 1 (item) with ``header=False``; ``order_column=None`` takes a
+        time column the header names, ``False`` the row position.
     """
     name = os.fspath(name_or_path)
     if split is not None and split not in SPLITS:
         raise DataFormatError(f"split must be one of {SPLITS} or None, got {split!r}.")
+    csv_options = dict(delimiter=delimiter, user_column=user_column, item_column=item_column,
+                       order_column=order_column, header=header)
     if name in DATASETS:
+        given = [key for key, value in csv_options.items()
+                 if value is not None and (key, value) != ("header", True)]
+        if given:
+            raise DataFormatError(
+                f"{', '.join(key + '=' for key in given)} applies to a CSV/TSV file, not to "
+                f"the named dataset {name!r}."
+            )
         spec = DATASETS[name]
         split = split or spec.default_split
         if split == "given" and name != "gowalla":
@@ -99,7 +118,7 @@ def load_dataset(
                 f"split='given' is not available for a CSV file ({name}); use random, ordered "
                 f"or loo."
             )
-        return _split(_load_csv_by_header(pathlib.Path(name)), split or "random", seed)
+        return _split(_load_csv_file(pathlib.Path(name), **csv_options), split or "random", seed)
     raise DataFormatError(
         f"unknown dataset {name!r}: pass one of {sorted(DATASETS)} or a path ending in .csv/.tsv."
     )
@@ -149,20 +168,30 @@ def _union(given: SplitData) -> Interactions:
     )
 
 
-def _load_csv_by_header(path: pathlib.Path) -> Interactions:
-    """Reads a CSV/TSV whose header names the columns (matched case-insensitively)."""
-    columns = csv_columns(path)
-    lowered = [column.lower() for column in columns]
+def _load_csv_file(path: pathlib.Path, delimiter, user_column, item_column, order_column,
+                   header) -> Interactions:
+    """Reads a CSV/TSV; columns not given are found by header name (case-insensitively), or
+    are the positions 0 (user) and 1 (item) without a header."""
+    columns = csv_columns(path, delimiter) if header else None
+    lowered = [column.lower() for column in columns or []]
 
     def find(kind: str) -> str | None:
         match = next((c for c in _COLUMN_NAMES[kind] if c in lowered), None)
         return None if match is None else columns[lowered.index(match)]
 
-    user, item = find("user"), find("item")
+    if not header:
+        user_column = 0 if user_column is None else user_column
+        item_column = 1 if item_column is None else item_column
+    user = find("user") if user_column is None else user_column
+    item = find("item") if item_column is None else item_column
     if user is None or item is None:
         raise DataFormatError(
             f"{path}: cannot tell the user and item columns from the header {columns}; name "
-            f"them e.g. 'user' and 'item', or call kdtfrs.data.load_csv with user_column= and "
-            f"item_column= and split the result yourself."
+            f"them e.g. 'user' and 'item', or pass user_column= and item_column= (a name or a "
+            f"0-based position)."
         )
-    return load_csv(path, user, item, order_column=find("order"))
+    if order_column is None:
+        order = find("order") if header else None
+    else:
+        order = None if order_column is False else order_column
+    return load_csv(path, user, item, order_column=order, delimiter=delimiter, header=header)

@@ -48,8 +48,8 @@ class LightGCN(Recommender):
     Args:
       num_users, num_items, embedding_dim: see ``Recommender`` (also ``loss``, ``l2``, ``seed``).
       train_matrix: the training ``InteractionMatrix`` [num_users, num_items] that defines
-        the graph. It is data, not configuration: ``get_config`` leaves it out, so pass it
-        again to rebuild, ``LightGCN.from_config({**config, "train_matrix": train})``.
+        the graph (or its ``get_config`` form, a dict of CSR lists). ``get_config`` carries
+        it, so ``from_config`` and ``keras.models.load_model`` rebuild the same model alone.
       num_layers: L, the number of propagation layers (0 gives matrix factorisation).
       init_stddev: normal initialiser std, default 0.1.
     """
@@ -94,14 +94,24 @@ class LightGCN(Recommender):
         return mean[: self.num_users], mean[self.num_users :]
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "num_layers": self.num_layers}
+        graph = self.train_matrix
+        return {**super().get_config(), "num_layers": self.num_layers,
+                "train_matrix": {"num_users": graph.num_users, "num_items": graph.num_items,
+                                 "indptr": graph.indptr.tolist(),
+                                 "indices": graph.indices.tolist()}}
 
     @classmethod
     def from_config(cls, config: dict):
         if "train_matrix" not in config:
             raise ValueError(
-                "LightGCN.from_config needs the training graph, which get_config leaves out: "
-                "call it with {**config, 'train_matrix': split.train}."
+                "LightGCN.from_config needs the training graph, which a config saved by an older "
+                "kdtfrs lacks: call it with {**config, 'train_matrix': split.train}."
             )
+        config = dict(config)
+        graph = config["train_matrix"]
+        if isinstance(graph, dict):
+            config["train_matrix"] = InteractionMatrix(
+                np.asarray(graph["indptr"], np.int64), np.asarray(graph["indices"], np.int32),
+                int(graph["num_users"]), int(graph["num_items"]))
         return cls(**config)
 
