@@ -35,8 +35,7 @@ from kdtfrs.fitting import FitConfig  # noqa: E402
 from kdtfrs.signals import TeacherSignals  # noqa: E402
 
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
-ALL_METHODS = ("kd", "blackd", "mse", "bce", "rd", "cd", "rrd", "ir_rrd", "sld", "dcd",
-               "unkd", "rce_kd")
+ALL_METHODS = tasks.method_ids()
 
 # Teacher size and per-dataset settings (METHODS.md 1.4; KDs configs where they differ).
 SETTINGS = {

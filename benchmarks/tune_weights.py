@@ -30,7 +30,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.arguments import RESULTS, benchmark_parser  # noqa: E402
-from benchmarks.distill import (ALL_METHODS, SETTINGS, build_method,  # noqa: E402
+from benchmarks.distill import (SETTINGS, build_method,  # noqa: E402
                                 get_teacher, train_student)
 from benchmarks.records import ResultsFile, plain  # noqa: E402
 from kdtfrs import tasks, model_dir  # noqa: E402
@@ -141,7 +141,7 @@ def run(args):
 def main(argv=None):
     parser = benchmark_parser(__doc__, "weights.json")
     parser.add_argument("--dataset", default="citeulike-t", choices=list(SETTINGS))
-    parser.add_argument("--methods", nargs="+", required=True, choices=ALL_METHODS)
+    parser.add_argument("--methods", nargs="+", required=True, choices=list(tasks.METHODS))
     parser.add_argument("--factors", nargs="+", type=float, default=[0.1, 1.0, 10.0],
                         help="multiples of the weight distill.py uses")
     parser.add_argument("--distill-results", default=str(RESULTS / "distill.json"),
