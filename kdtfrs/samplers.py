@@ -71,6 +71,18 @@ def tournament_positions(batch_size, list_length, num_samples, temperature, seed
     return tf.minimum(first, second)
 
 
+def draws_without_replacement(count, population: int, seed):
+    """int32 [count]: uniform draws from 0..population-1, distinct while count <= population.
+
+    Gumbel top-k over equal logits (a uniform sample without replacement); beyond the
+    population the draws repeat cyclically (woriazzc/KDs' ``np.random.choice(replace=False)``
+    fails there).
+    """
+    drawn = tf.minimum(count, population)
+    order = sample_without_replacement(tf.zeros([1, population]), drawn, seed)[0]
+    return tf.gather(order, tf.math.floormod(tf.range(count), drawn))
+
+
 def split_seed(seed, count):
     """``count`` independent stateless seeds derived from one, int64 [count, 2]."""
     return tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=count)

@@ -105,6 +105,6 @@ def teacher_order(labels, mask):
     return tf.argsort(sort_keys, axis=-1, direction="DESCENDING", stable=True)
 
 
-def gather_rows(values, order):
+def take_along_rows(values, order):
     """``values[b, order[b, n]]`` for every row b: reorders each row of a [B, N] tensor."""
     return tf.gather(values, order, batch_dims=1)

@@ -3,7 +3,7 @@
 from kdtfrs._keras import keras, tf
 from kdtfrs.losses._base import DistillationLoss
 from kdtfrs.losses._utils import (
-    gather_rows,
+    take_along_rows,
     masked_softmax,
     masked_sum,
     relevance_entries,
@@ -38,17 +38,17 @@ def rd_loss(labels, logits, mask, rank_temperature=1.0, weights=None):
     labels, logits = sanitize(labels, mask), sanitize(logits, mask)
     ranked = mask & (labels > 0)
     order = teacher_order(labels, mask)
-    sorted_ranked = gather_rows(ranked, order)
+    sorted_ranked = take_along_rows(ranked, order)
     positions = tf.cast(tf.range(1, tf.shape(logits)[-1] + 1), tf.float32)
     position_logits = tf.broadcast_to(-positions / rank_temperature, tf.shape(logits))
     rank_weights = masked_softmax(position_logits, sorted_ranked)
     if weights is not None:
-        item_weights = gather_rows(sanitize(tf.cast(weights, tf.float32), ranked), order)
+        item_weights = take_along_rows(sanitize(tf.cast(weights, tf.float32), ranked), order)
         rank_weights = rank_weights * item_weights
         rank_weights = tf.math.divide_no_nan(
             rank_weights, tf.reduce_sum(rank_weights, axis=-1, keepdims=True)
         )
-    log_probabilities = tf.math.log_sigmoid(gather_rows(logits, order))
+    log_probabilities = tf.math.log_sigmoid(take_along_rows(logits, order))
     return masked_sum(-rank_weights * log_probabilities, sorted_ranked)
 
 

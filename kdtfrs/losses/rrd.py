@@ -3,7 +3,7 @@
 from kdtfrs._keras import keras
 from kdtfrs.losses._base import DistillationLoss
 from kdtfrs.losses._utils import (
-    gather_rows,
+    take_along_rows,
     masked_sum,
     reverse_cumulative_logsumexp,
     relevance_entries,
@@ -35,9 +35,9 @@ def rrd_loss(labels, logits, mask):
     mask = relevance_entries(labels, mask)
     labels, logits = sanitize(labels, mask), sanitize(logits, mask)
     order = teacher_order(labels, mask)
-    sorted_logits = gather_rows(logits, order)
-    sorted_mask = gather_rows(mask, order)
-    sorted_interesting = sorted_mask & (gather_rows(labels, order) > 0)
+    sorted_logits = take_along_rows(logits, order)
+    sorted_mask = take_along_rows(mask, order)
+    sorted_interesting = sorted_mask & (take_along_rows(labels, order) > 0)
     log_denominators = reverse_cumulative_logsumexp(sorted_logits, sorted_mask)
     return masked_sum(log_denominators - sorted_logits, sorted_interesting)
 

@@ -84,18 +84,6 @@ class HintProjector(keras.layers.Layer):
                 "dropout": self.dropout, "name": self.name}
 
 
-def draws_without_replacement(count, population: int, seed):
-    """int32 [count]: uniform draws from 0..population-1, distinct while count <= population.
-
-    Gumbel top-k over equal logits (a uniform sample without replacement); beyond the
-    population the draws repeat cyclically (woriazzc/KDs' ``np.random.choice(replace=False)``
-    fails there).
-    """
-    drawn = tf.minimum(count, population)
-    order = samplers.sample_without_replacement(tf.zeros([1, population]), drawn, seed)[0]
-    return tf.gather(order, tf.math.floormod(tf.range(count), drawn))
-
-
 class FitNet(DistillationTask):
     """FitNet / hint: regress the projected student onto the teacher's embeddings.
 
@@ -185,8 +173,8 @@ class FitNet(DistillationTask):
         self._require_prepared()
         rows = tf.shape(features["user"])[0]
         user_seed, item_seed = tf.unstack(samplers.split_seed(seed, 2))
-        return (draws_without_replacement(rows, self.user_count, user_seed),
-                draws_without_replacement(rows, self.item_count, item_seed))
+        return (samplers.draws_without_replacement(rows, self.user_count, user_seed),
+                samplers.draws_without_replacement(rows, self.item_count, item_seed))
 
     def errors(self, side, ids, student, seed, training):
         """float32 [N]: ``ℓ(e^T, P(e^S))`` of the entities ``ids`` [N] of ``side``."""

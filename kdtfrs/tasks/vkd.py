@@ -7,7 +7,6 @@ from kdtfrs._keras import tf
 from kdtfrs.embeddings import Embeddings
 from kdtfrs.layers.orthogonal_projector import OrthogonalProjector
 from kdtfrs.tasks.base import DistillationTask
-from kdtfrs.tasks.fitnet import draws_without_replacement
 
 ENTITIES = ("random", "batch")
 
@@ -45,7 +44,7 @@ class VkD(DistillationTask):
     Per row b of the batch:
 
     - ``entities="random"`` (KDs): ``ℓ(u_b) + ℓ(i_b)`` for B users and B items drawn uniformly
-      without replacement from the seed, not the batch's (``fitnet.draws_without_replacement``,
+      without replacement from the seed, not the batch's (``samplers.draws_without_replacement``,
       cyclic once B exceeds the users or items), one of each per row. KDs sums the 2B terms;
       ``compute_average_loss`` divides by B, so ``weight`` = KDs' λ unchanged.
     - ``entities="batch"``: ``ℓ(u_b) + ½(ℓ(i⁺_b) + mean_k ℓ(j_bk))`` on the row's own user,
@@ -100,8 +99,8 @@ class VkD(DistillationTask):
         self._require_prepared()
         rows = tf.shape(features["user"])[0]
         user_seed, item_seed = tf.unstack(samplers.split_seed(seed, 2))
-        return (draws_without_replacement(rows, self.user_count, user_seed),
-                draws_without_replacement(rows, self.item_count, item_seed))
+        return (samplers.draws_without_replacement(rows, self.user_count, user_seed),
+                samplers.draws_without_replacement(rows, self.item_count, item_seed))
 
     def squared_errors(self, teacher_vectors, student_vectors, projector):
         """float32 [N]: ``||t̃_a − s̃_a||²`` of N entities of one side (users or items)."""

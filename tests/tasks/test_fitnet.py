@@ -6,7 +6,8 @@ import pytest
 from kdtfrs import samplers
 from kdtfrs._keras import tf
 from kdtfrs.embeddings import Embeddings
-from kdtfrs.tasks.fitnet import FitNet, HintProjector, draws_without_replacement
+from kdtfrs.samplers import draws_without_replacement
+from kdtfrs.tasks.fitnet import FitNet, HintProjector
 from tests.tasks import embedding_task_checks as embedding_checks
 from tests.tasks import feature_checks
 from tests.tasks import task_checks as checks
