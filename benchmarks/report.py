@@ -16,7 +16,8 @@ RESULTS = HERE / "results"
 PAGE = HERE.parent / "docs" / "benchmarks.md"
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 METHOD_ORDER = ("teacher", "scratch", "kd", "blackd", "mse", "bce", "rd", "cd", "rrd",
-                "ir_rrd", "sld", "dcd", "unkd", "rce_kd")
+                "ir_rrd", "sld", "dcd", "unkd", "rce_kd", "fitnet", "de", "pckd_pair",
+                "pckd_list", "pckd_hybrid", "ftd", "htd", "vkd", "de_rrd")
 GAP_METRICS = ("ndcg@20", "recall@20")
 SEEDS = (0, 1, 2)
 DATASETS = ("citeulike-t", "gowalla")  # the sweep of benchmarks/distill.py
@@ -142,6 +143,30 @@ def distill_section(dataset, records, title=None, preamble=()):
     return lines + [""]
 
 
+def reproduction_section(recorded, rerun):
+    """Seed-0 rows of distill.json against the same runs made again after the move to tasks."""
+    lines = ["## The methods as tasks reproduce their recorded rows (CiteULike-t, seed 0)", "",
+             "`kdtfrs.methods` became `kdtfrs.tasks`; the same benchmark, settings and seed were "
+             "run again (`python benchmarks/distill.py --datasets citeulike-t --seeds 0 "
+             "--results benchmarks/results/distill-tasks-reproduction.json`).", "",
+             "| method | recorded ndcg@20 (epochs) | as a task (epochs) | difference |",
+             "|---|---|---|---|"]
+    old = {r["method"]: r for r in recorded if r["dataset"] == "citeulike-t" and r["seed"] == 0}
+    for method in METHOD_ORDER:
+        new = next((r for r in rerun if r["method"] == method), None)
+        if new is None or method not in old:
+            continue
+        before = old[method]
+        lines.append(f"| {method} | {before['ndcg@20']:.4f} ({before['epochs']}) | "
+                     f"{new['ndcg@20']:.4f} ({new['epochs']}) | "
+                     f"{new['ndcg@20'] - before['ndcg@20']:+.4f} |")
+    not_rerun = [m for m in METHOD_ORDER[:14] if m in old and
+                 not any(r["method"] == m for r in rerun)]
+    if not_rerun:
+        lines += ["", "Not rerun yet: " + ", ".join(not_rerun) + "."]
+    return lines + [""]
+
+
 def tuning_section(records):
     lines = ["## BPR-MF settings for Gowalla, chosen on held-out training pairs", "",
              "Command: `python benchmarks/tune.py` (dimensions 300 and 20, l2 1e-4, 1e-3, 1e-2; "
@@ -252,6 +277,9 @@ def main():
               "(resumable: finished records are skipped).", ""]
     for dataset in datasets:
         lines += distill_section(dataset, [r for r in distill if r["dataset"] == dataset])
+    rerun = load("distill-tasks-reproduction")
+    if rerun:
+        lines += reproduction_section(distill, rerun)
     lines += tuning_section(load("tuning"))
     lines += weights_section(load("weights"))
     lines += held_out_check_section(load("held_out_check"))
