@@ -20,6 +20,7 @@ import sys
 import warnings
 
 from kdtfrs.data.registry import DATASETS, SPLITS
+from kdtfrs.method_ids import METHOD_IDS
 from kdtfrs.validation import check_number
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -157,9 +158,8 @@ def _add_output_args(parser, what):
                             "started with); without one, start a new run")
 
 
-def build_parser(method_ids=None) -> argparse.ArgumentParser:
-    """The parser; ``method_ids`` (``kdtfrs.tasks.method_ids()``, which imports TensorFlow)
-    become the choices of ``distill --method`` when given."""
+def build_parser(method_ids=METHOD_IDS) -> argparse.ArgumentParser:
+    """The parser; ``method_ids`` become the choices of ``distill --method``."""
     parser = argparse.ArgumentParser(prog="kdtfrs", description=__doc__,
                                      formatter_class=_HelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -245,19 +245,9 @@ def quiet_tensorflow() -> None:
     warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
-def _command_of(argv) -> str | None:
-    return next((arg for arg in argv if not arg.startswith("-")), None)
-
-
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    method_ids = None
-    if _command_of(argv) == "distill":
-        quiet_tensorflow()
-        from kdtfrs import tasks
-
-        method_ids = list(tasks.method_ids())
-    args = build_parser(method_ids).parse_args(argv)
+    args = build_parser().parse_args(argv)
     args.argv = argv
     quiet_tensorflow()
     from kdtfrs import commands

@@ -6,6 +6,7 @@ A method id names either one task (``get``) or a preset, several tasks trained t
 
 from __future__ import annotations
 
+from kdtfrs import method_ids as known_ids
 from kdtfrs.tasks.base import DistillationTask
 from kdtfrs.tasks.blackd import BlackD
 from kdtfrs.tasks.cd import CD
@@ -34,6 +35,13 @@ FEATURE = (FitNet, DE, PCKDPair, PCKDList, PCKDHybrid, FTD, HTD, VkD)
 METHODS = {cls.method_id: cls for cls in RANKING + FEATURE}
 """Method id -> task class, for every method that is one task. ``PRESETS`` (from
 ``kdtfrs.tasks.presets``) maps the ids made of several tasks to the function building them."""
+
+
+if (*METHODS, *PRESETS) != known_ids.METHOD_IDS:
+    raise ImportError(
+        f"kdtfrs.method_ids.METHOD_IDS {known_ids.METHOD_IDS} does not list the registered "
+        f"methods {(*METHODS, *PRESETS)}: add the new id there (the CLI reads it)."
+    )
 
 
 def method_ids() -> tuple[str, ...]:

@@ -78,3 +78,8 @@ def test_constructor_errors_name_the_argument(method_id, hyperparameters, argume
     value = next(iter(hyperparameters.values()))
     with pytest.raises(ValueError, match=rf"^`{argument}` must be .*received {argument}={value!r}"):
         tasks.get(method_id, **hyperparameters)
+
+
+def test_the_tensorflow_free_id_list_is_the_registry():
+    from kdtfrs.method_ids import METHOD_IDS
+    assert tasks.method_ids() == METHOD_IDS
