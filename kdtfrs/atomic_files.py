@@ -1,8 +1,9 @@
 """Files and folders written whole or not at all: a reader never sees half of one.
 
 A file is written beside its destination and renamed over it (``os.replace``, atomic on one
-filesystem); a folder is built beside its destination and swapped in by two renames. This
-holds against a killed process; nothing is fsync'ed (a power cut is the filesystem's matter).
+filesystem); a folder is built beside its destination and swapped in by two renames. File
+contents are flushed to disk (``fsync``) before the rename and the parent folder after it, so
+this holds against a killed process and a power cut alike.
 Results are strict JSON: a NaN or an infinity is refused, never written (Python's ``json``
 would write ``NaN``, which no JSON reader accepts).
 """
@@ -23,7 +24,10 @@ def write_text(path, text: str) -> pathlib.Path:
     try:
         with open(temporary, "w", encoding="utf-8") as file:
             file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
         os.replace(temporary, path)
+        _sync_folder(path.parent)
     finally:
         temporary.unlink(missing_ok=True)
     return path
@@ -63,6 +67,7 @@ def replace_directory(source, destination) -> pathlib.Path:
     (siblings, in practice).
     """
     source, destination = pathlib.Path(source), pathlib.Path(destination)
+    _sync_tree(source)
     aside = None
     if destination.exists():
         aside = destination.with_name(f".{destination.name}.replaced-{os.getpid()}")
@@ -74,9 +79,31 @@ def replace_directory(source, destination) -> pathlib.Path:
         if aside is not None:
             os.rename(aside, destination)
         raise
+    _sync_folder(destination.parent)
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
     return destination
+
+
+def _sync_tree(folder: pathlib.Path) -> None:
+    """Flushes every file under ``folder``, then the folders themselves, to disk."""
+    for root, _, files in os.walk(folder):
+        for name in files:
+            descriptor = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+        _sync_folder(pathlib.Path(root))
+
+
+def _sync_folder(folder: pathlib.Path) -> None:
+    """Flushes a folder's entries (a rename inside it) to disk."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 __all__ = ["non_finite_entries", "replace_directory", "write_json", "write_text"]
