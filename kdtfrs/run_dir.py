@@ -96,6 +96,7 @@ class RunDirectory:
                               f"({error.strerror}). Choose a folder you can write to.") from None
         self._lock()
         try:
+            self._finish_interrupted_swap()
             self._check_output()
             self._prepare_work_area()
             write_text(self.work / OWNER_FILE, json.dumps(
@@ -209,6 +210,29 @@ class RunDirectory:
                 f"{self.flag} {output} is a folder that is not a kdtfrs model directory and "
                 f"is not empty. Choose another {self.flag}: a run replaces model directories "
                 f"only.")
+
+    def _finish_interrupted_swap(self) -> None:
+        """Completes a ``commit`` killed between its renames (``replace_directory``).
+
+        Killed after the old model was renamed aside but before the new one took its place,
+        the output is missing: the finished new model (still in ``staging``) is moved in, or,
+        if there is none, the old one is put back. Killed after the swap, the old model aside
+        (which the run was told to replace) is removed.
+        """
+        asides = sorted(self.output.parent.glob(f".{self.output.name}.replaced-*"))
+        if not asides:
+            return
+        if not self.output.exists():
+            if model_dir.is_model_dir(self.staging):
+                replace_directory(self.staging, self.output)
+                print(f"{self.output}: finished the replacement an interrupted run had begun.",
+                      file=sys.stderr)
+            else:
+                os.rename(asides.pop(), self.output)
+                print(f"{self.output}: put back the model an interrupted run had moved aside.",
+                      file=sys.stderr)
+        for aside in asides:
+            shutil.rmtree(aside, ignore_errors=True)
 
     def _prepare_work_area(self) -> None:
         interrupted = self.has_checkpoint() and self.settings() is not None
