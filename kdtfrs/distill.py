@@ -7,8 +7,9 @@
     distiller.student  # the trained student alone
 
 It is a TFRS model: ``compute_loss`` returns the student's base loss (BPR) plus the sum of
-its tasks (``kdtfrs.tasks``), each averaged over the global batch rows with
-``tf.nn.compute_average_loss``, so it trains the same under ``tf.distribute``. The student's
+its tasks (``kdtfrs.tasks``), each averaged over the global batch rows
+(``kdtfrs.replicas.global_mean``), so it trains the same under ``tf.distribute``: build it and
+compile it inside ``strategy.scope()`` (docs/distributed.md). The student's
 embeddings are computed once per step and shared by the base loss and every task (a LightGCN
 student propagates once per step). The teacher is read once, as constant embeddings
 (``kdtfrs.signals.TeacherSignals``): the teacher model is left exactly as the caller passed it,
@@ -23,9 +24,10 @@ import tensorflow_recommenders as tfrs
 
 from kdtfrs._keras import keras, tf
 from kdtfrs.embeddings import Embeddings
+from kdtfrs.replicas import global_step_logs, replica_count
 from kdtfrs.signals import TeacherSignals
 from kdtfrs.tasks import DistillationTask
-from kdtfrs.tasks.base import replica_count, step_seed
+from kdtfrs.tasks.base import step_seed
 
 
 class RefreshCallback(keras.callbacks.Callback):
@@ -93,6 +95,7 @@ class Distiller(tfrs.models.Model):
         if len(set(names)) != len(names):
             raise ValueError(f"distillation task names must be unique, got {names}; pass "
                              "name=... to tell two instances of one task apart.")
+        _check_made_in_scope([student, *tasks])
         self._teacher = _Reference(teacher)
         self.student = student
         self.base_weight = float(base_weight)
@@ -102,6 +105,7 @@ class Distiller(tfrs.models.Model):
             task.prepare(self.signals, train, student)
         self.tasks = tasks
         self._base_tracker = keras.metrics.Mean("base_loss")
+        self.distribute_reduction_method = "first"  # every log is global: train_step
 
     @property
     def teacher(self):
@@ -126,6 +130,10 @@ class Distiller(tfrs.models.Model):
             total += task(features, student, seed=self._sampling_seed(index), training=training)
         return total
 
+    def train_step(self, data):
+        """TFRS' step, its loss logs summed over the replicas (``global_step_logs``)."""
+        return global_step_logs(super().train_step(data))
+
     def refresh_callback(self) -> RefreshCallback:
         return RefreshCallback(self.tasks, self.student)
 
@@ -135,6 +143,22 @@ class Distiller(tfrs.models.Model):
         if not any(isinstance(callback, RefreshCallback) for callback in callbacks):
             callbacks.insert(0, self.refresh_callback())
         return super().fit(*args, callbacks=callbacks, **kwargs)
+
+
+def _check_made_in_scope(layers):
+    """Under a ``tf.distribute`` strategy, the student's and the tasks' variables (weights,
+    epoch counters, metrics) must be the strategy's: made inside its ``scope()``."""
+    if not tf.distribute.has_strategy():
+        return
+    strategy = tf.distribute.get_strategy()
+    for layer in layers:
+        for variable in layer.variables:
+            if not strategy.extended.variable_created_in_scope(variable):
+                raise ValueError(
+                    f"{layer.name}'s variable {variable.name} was made outside "
+                    f"{type(strategy).__name__}.scope(): build the student and the tasks "
+                    "(kdtfrs.tasks.get/build) inside `with strategy.scope():`, with the "
+                    "Distiller and its compile (docs/distributed.md).")
 
 
 def _check_compatible(teacher, student, train):

@@ -35,6 +35,9 @@ class FitConfig:
 
     ``patience`` counts evaluations without a better validation NDCG@20 (early stopping;
     the best weights are restored). With no validation split, all ``epochs`` run.
+
+    ``batch_size`` is per replica: under a ``tf.distribute`` strategy of R replicas a step
+    trains on ``batch_size * R`` pairs, split among the replicas (docs/distributed.md).
     """
 
     epochs: int = 50
@@ -86,7 +89,9 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
     """Compiles and fits ``model``; returns the Keras History.
 
     Args:
-      model: the model to fit (a backbone, or a Distiller).
+      model: the model to fit (a backbone, or a Distiller); built inside the strategy's
+        ``scope()`` to train under ``tf.distribute`` (its optimizer is made there too), on
+        global batches of ``config.batch_size`` x the strategy's replicas.
       served: the model evaluated for early stopping (the backbone, or the student).
       split: a ``kdtfrs.data.SplitData``; without validation interactions there is no early
         stopping (a warning says so) and all ``config.epochs`` run.
@@ -106,8 +111,11 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
     (validation metrics with ``config.eval_every > 1``).
     """
     keras.utils.set_random_seed(config.seed)
-    model.compile(optimizer=config.make_optimizer())
-    dataset = bpr_triples(split.train, config.batch_size, config.num_negatives, seed=config.seed)
+    strategy = model.distribute_strategy
+    with strategy.scope():
+        model.compile(optimizer=config.make_optimizer())
+    dataset = bpr_triples(split.train, config.batch_size * strategy.num_replicas_in_sync,
+                          config.num_negatives, seed=config.seed)
     callback_list = [StopOnNonFiniteLoss(), EpochTimer()]
     if hasattr(model, "refresh_callback"):
         callback_list.insert(0, model.refresh_callback())
@@ -128,7 +136,8 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
     if checkpoint_dir is not None:
         checkpoint = TrainingCheckpoint(checkpoint_dir, [c for c in (stopping, history) if c])
         callback_list.append(checkpoint)
-        initial_epoch = checkpoint.restore(model)
+        with strategy.scope():
+            initial_epoch = checkpoint.restore(model)
         if stopping is not None and stopping.stopped:
             initial_epoch = config.epochs  # it had stopped early: nothing left to run
         # bpr_triples draws each epoch's seed when an iterator is made (one per epoch and one

@@ -13,6 +13,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from kdtfrs.strategy import make_strategy  # noqa: E402
+
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()]
@@ -26,17 +28,18 @@ SHARED_DATA_DIR = pathlib.Path(
 
 @pytest.fixture
 def two_replica_strategy():
-    """A MirroredStrategy over the two logical CPUs.
+    """The library's ``mirrored`` strategy: a MirroredStrategy over the two logical CPUs, with
+    TensorFlow's default cross-device ops for CPUs (ring collectives).
 
-    Gradients are reduced on one device: the CPU ring collectives that MirroredStrategy picks
-    by default for CPU devices failed once in CI (InvalidArgumentError in the
-    CollectiveGatherV2 that all-gathers the embeddings' IndexedSlices gradients) and did
-    not recur in seven local runs. What the tests check, per-replica losses and their
-    reduction, does not depend on how the gradients travel.
+    One strategy for every test of a process (``make_strategy`` returns the one it made):
+    strategies made anew per test reused the same collective keys, and the runtime's memory of
+    each key's shape made a later test's IndexedSlices all-gather fail ("Shape mismatch in the
+    collective instance"), depending on which test files shared a pytest worker
+    (docs/distributed.md).
     """
-    return tf.distribute.MirroredStrategy(
-        ["/cpu:0", "/cpu:1"], cross_device_ops=tf.distribute.ReductionToOneDevice()
-    )
+    strategy = make_strategy("mirrored")
+    assert strategy.num_replicas_in_sync == 2, strategy.extended.worker_devices
+    return strategy
 
 
 @pytest.fixture

@@ -110,3 +110,14 @@ def test_list_scores_score_each_users_row(batch_size):
 def test_list_scores_need_one_row_per_user():
     with pytest.raises(ValueError, match=r"\[num_users=13, L\] table, got shape \(12, 5\)"):
         list_scores(integer_model(), np.zeros((NUM_USERS - 1, 5), np.int32))
+
+
+def test_models_of_one_shape_under_a_strategy_rank_with_their_own_tables(two_replica_strategy):
+    # The block ranker is shared by tables of one shape; mirrored variables passed to it as
+    # arguments once made every later model rank with the first model's tables.
+    with two_replica_strategy.scope():
+        models = [BPRMF(NUM_USERS, NUM_ITEMS, 3, seed=seed) for seed in (1, 2)]
+    for model in models:
+        items, _ = top_k_items(model, None, 5)
+        np.testing.assert_array_equal(items, reference_top_k(model, np.arange(NUM_USERS), 5,
+                                                             [])[0])

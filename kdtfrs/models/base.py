@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow_recommenders as tfrs
 
 from kdtfrs._keras import keras, tf
+from kdtfrs.replicas import global_mean, global_step_logs
 
 LOSSES = ("bpr", "softmax")
 
@@ -35,9 +36,10 @@ class Recommender(tfrs.models.Model):
     plus the per-batch weight decay ``reg_b = l2 * (|e_u|^2 + |e_i|^2 + (1/n) sum_k |e_j_k|^2)``
     on the ego rows the example uses (the LightGCN paper's regulariser; the KDs reference code
     instead passes ``weight_decay`` to Adam, a dense decay of whole tables every step). The
-    returned loss is ``tf.nn.compute_average_loss(l_b + reg_b)``: the mean over the *global*
-    batch, right per replica under ``tf.distribute``, and a mean rather than the reference
-    code's sum, so that the weights of terms added to it mean the same for any batch size.
+    returned loss is the mean of ``l_b + reg_b`` over the *global* batch
+    (``kdtfrs.replicas.global_mean``), right per replica under ``tf.distribute``, and a mean
+    rather than the reference code's sum, so that the weights of terms added to it mean the
+    same for any batch size.
     The epoch mean of ``l_b`` (without the decay) is recorded in the metric ``"<loss>_loss"``.
 
     Args:
@@ -62,6 +64,7 @@ class Recommender(tfrs.models.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.distribute_reduction_method = "first"  # every log is global: train_step
         self.num_users = _check_positive_int("num_users", num_users)
         self.num_items = _check_positive_int("num_items", num_items)
         self.embedding_dim = _check_positive_int("embedding_dim", embedding_dim)
@@ -132,8 +135,8 @@ class Recommender(tfrs.models.Model):
     def train_step(self, data):
         """TFRS training on BPR-triple dicts; Keras' own step on ``(inputs, y_true)`` pairs, so
         that ``compile(loss=kdtfrs.losses.RRDLoss())`` + ``fit(signal_dataset(...))`` works."""
-        if not isinstance(data, tuple):
-            return super().train_step(data)
+        if not isinstance(data, tuple):  # every log global (kdtfrs.replicas)
+            return global_step_logs(super().train_step(data))
         if self.compiled_loss is None:
             raise ValueError(
                 "fit got (inputs, y_true) batches but no loss was compiled: call "
@@ -184,7 +187,7 @@ class Recommender(tfrs.models.Model):
         self.loss_tracker.update_state(per_example)
         if self.l2 > 0:
             per_example += self.l2 * self._ego_squared_norms(users, pos_items, neg_items)
-        return tf.nn.compute_average_loss(per_example)
+        return global_mean(per_example)
 
     def _ego_squared_norms(self, users, pos_items, neg_items):
         """|e_u|^2 + |e_i|^2 + mean_k |e_j_k|^2 over the ego (layer-0) rows, per example [B]."""

@@ -36,6 +36,7 @@ import numpy as np
 from kdtfrs import ranking, samplers
 from kdtfrs._keras import keras, tf
 from kdtfrs.embeddings import Embeddings
+from kdtfrs.replicas import global_mean, replica_count, replica_id
 from kdtfrs.signals import allowed_length
 from kdtfrs.validation import check_number
 
@@ -44,19 +45,17 @@ def step_seed(step, seed=0, index=0):
     """The stateless sampling seed of one task at one training step, unique per replica.
 
     ``step`` is the optimizer's ``iterations``; ``index`` tells tasks of one model apart.
-    Draws differ per step, task and replica, and repeat for the same ``seed``.
+    Returns ``[seed * 1009 + index, step * R + r]`` on replica r of R: draws differ per step,
+    task and replica (two replicas never draw the same noise for their rows), and repeat for
+    the same ``seed`` and the same number of replicas. With one device it is
+    ``[..., step]``: a 2-replica step draws other samples than one device would for the same
+    global batch (each replica its own), from the same distribution (docs/distributed.md).
     """
-    context = tf.distribute.get_replica_context()
-    replica = tf.cast(context.replica_id_in_sync_group if context else 0, tf.int64)
-    replicas = tf.cast(context.num_replicas_in_sync if context else 1, tf.int64)
+    replica = tf.cast(replica_id(), tf.int64)
+    replicas = tf.cast(replica_count(), tf.int64)
     step = tf.cast(step, tf.int64)
     return tf.stack([tf.constant(int(seed) * 1009 + int(index), tf.int64),
                      step * replicas + replica])
-
-
-def replica_count():
-    context = tf.distribute.get_replica_context()
-    return context.num_replicas_in_sync if context else 1
 
 
 class DistillationTask(keras.layers.Layer):
@@ -105,13 +104,15 @@ class DistillationTask(keras.layers.Layer):
         Args:
           features: ``{"user": [B], "pos_item": [B], "neg_item": [B, n]}``.
           student: the student's ``Embeddings`` at this step (or a kdtfrs backbone).
-          seed: stateless sampling seed int [2] (``step_seed``); None: 0 (fixed draws).
+          seed: stateless sampling seed int [2] (``step_seed``); None: fixed draws, the same
+            at every step (``[crc32(name), r]`` on replica r: replicas still draw apart).
         """
         del training
         student = Embeddings.of(student, training=True)
         if seed is None:
-            seed = tf.constant([zlib.crc32(self.name.encode()), 0], tf.int64)
-        loss = tf.nn.compute_average_loss(self.weighted_loss(features, student, seed))
+            seed = tf.stack([tf.constant(zlib.crc32(self.name.encode()), tf.int64),
+                             tf.cast(replica_id(), tf.int64)])
+        loss = global_mean(self.weighted_loss(features, student, seed))
         self.loss_tracker.update_state(loss * replica_count())
         return loss
 

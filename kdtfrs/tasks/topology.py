@@ -37,8 +37,9 @@ def cosine_matrix(left, right):
 def spread_over_rows(total, rows):
     """float32 [rows]: ``total / rows`` on every row, so that a row mean gives ``total / B``.
 
-    A batch-level (relational) loss has no per-row value; ``compute_average_loss`` of this
-    vector is ``total / global_batch``, the KDs/TD sum divided by B like every other term.
+    A batch-level (relational) loss has no per-row value; the global-batch mean of this vector
+    (``kdtfrs.replicas.global_mean``) is ``total / B``, the KDs/TD sum divided by B like every
+    other term.
     """
     return tf.fill(tf.reshape(rows, [1]), total / tf.cast(rows, total.dtype))
 

@@ -1,7 +1,7 @@
 """Losses summed over a batch's *unique* entities, written as per-row values.
 
 DE, PCKD and FitNet sum a loss over the unique users (or items) of a batch, each counted once
-however many rows hold it. A task returns per-row losses that ``tf.nn.compute_average_loss``
+however many rows hold it. A task returns per-row losses that ``kdtfrs.replicas.global_mean``
 averages over the global batch, so each unique entity's loss is put on the row where it first
 appears (every other row gets 0): the row mean is then ``Σ_unique / B``, the reference's sum
 divided by B, and the task's ``weight`` is the reference's λ unchanged.

@@ -46,7 +46,7 @@ class VkD(DistillationTask):
     - ``entities="random"`` (KDs): ``ℓ(u_b) + ℓ(i_b)`` for B users and B items drawn uniformly
       without replacement from the seed, not the batch's (``samplers.draws_without_replacement``,
       cyclic once B exceeds the users or items), one of each per row. KDs sums the 2B terms;
-      ``compute_average_loss`` divides by B, so ``weight`` = KDs' λ unchanged.
+      the task's mean over the rows divides by B, so ``weight`` = KDs' λ unchanged.
     - ``entities="batch"``: ``ℓ(u_b) + ½(ℓ(i⁺_b) + mean_k ℓ(j_bk))`` on the row's own user,
       positive and negatives (DE's weighting); users repeat as rows do.
 
