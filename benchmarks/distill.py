@@ -14,6 +14,18 @@ dataset x method x seed; finished records are skipped, and a run in progress res
 its checkpoint. A record or checkpoint made with other settings (e.g. a retuned weight) stops
 the run with what to move aside, so results of two settings never mix.
 ``python benchmarks/report.py`` turns the records into docs/benchmarks.md.
+
+The schemes beyond one frozen teacher (``SCHEMES``) run under the same protocol and seeds:
+
+- ``bd``: Bidirectional Distillation from a copy of the teacher above (paper's rank
+  direction); each run writes two records: ``bd`` (the student) and ``bd_teacher`` (the
+  co-trained teacher, at the epoch early stopping chose for the student). ``bd_notebook``
+  (the reference notebook's direction) and ``bd_alone`` (both weights 0: each model trained
+  alone on the same schedule, the control for "both improve") write theirs alike.
+- ``hetcomp``: HetComp from the dataset's heterogeneous teachers (``hetcomp_teachers``,
+  trained once with their trajectories, ``--keep-every``; each recorded as
+  ``hetcomp_teacher_<model>-<dim>``, seed 0), and once ``hetcomp_ensemble`` (seed 0): the
+  teachers' ensemble as a recommender, to compare the student with.
 """
 
 from __future__ import annotations
@@ -28,14 +40,18 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.records import (ResultsFile, claim_checkpoint, plain,  # noqa: E402
                                 stale_record_error)
-from kdtfrs import tasks, model_dir  # noqa: E402
+from kdtfrs import tasks, model_dir, trajectory  # noqa: E402
+from kdtfrs.evaluation import evaluate_lists  # noqa: E402
 from kdtfrs.experiment import (BackboneSpec, DataSpec, distill_student,  # noqa: E402
                                train_backbone)
 from kdtfrs.fitting import FitConfig  # noqa: E402
+from kdtfrs.hetcomp import ensemble_top_items  # noqa: E402
+from kdtfrs.schemes import distill_bidirectional, distill_hetcomp  # noqa: E402
 from kdtfrs.signals import TeacherSignals  # noqa: E402
 
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
-ALL_METHODS = tasks.method_ids()
+SCHEMES = ("bd", "bd_notebook", "bd_alone", "hetcomp")
+ALL_METHODS = tasks.method_ids() + SCHEMES
 
 # Teacher size and per-dataset settings (METHODS.md 1.4; KDs configs where they differ).
 SETTINGS = {
@@ -52,6 +68,20 @@ SETTINGS = {
         "params": {
             "unkd": {"weight": 0.05},
         },
+        # BD: the paper's weights, temperatures and rank scales (the class defaults); the
+        # student warms up alone for 10 epochs (its ranking drives the teacher's draws),
+        # ranks refreshed every 10 epochs (paper).
+        "bd": {"warmup_epochs": 10, "refresh_every": 10},
+        # HetComp: KDs citeulike/bpr values (the class defaults: weight 0.005, K 50, 4
+        # checkpoints); DKC every 5 epochs, as our students stop within 30-150 epochs.
+        "hetcomp": {"dkc_every": 5},
+        "hetcomp_teachers": (
+            (BackboneSpec("bpr_mf", 400, l2=1e-2), "teacher_fit"),
+            (BackboneSpec("bpr_mf", 100, l2=1e-2), "teacher_fit"),
+            (BackboneSpec("lightgcn", 128, layers=3, l2=1e-3), "teacher_fit"),
+            (BackboneSpec("lightgcn", 64, layers=3, l2=1e-3), "teacher_fit"),
+        ),
+        "keep_every": 5,
     },
     "gowalla": {
         # l2 and epochs chosen on 10% of the training pairs held out (benchmarks/tune.py,
@@ -70,6 +100,17 @@ SETTINGS = {
                        "beta": 5.0},
             "blackd": {"weight": 0.05},
         },
+        "bd": {"warmup_epochs": 5, "refresh_every": 10},
+        "hetcomp": {"dkc_every": 2},  # 25 epochs: DKC at 2, 4, ..., 24
+        # LightGCN: benchmarks/backbones.py's Gowalla settings (70 epochs, no validation).
+        "lightgcn_fit": FitConfig(epochs=70, batch_size=16384, learning_rate=1e-2),
+        "hetcomp_teachers": (
+            (BackboneSpec("bpr_mf", 300, l2=1e-3), "teacher_fit"),
+            (BackboneSpec("bpr_mf", 64, l2=1e-3), "teacher_fit"),
+            (BackboneSpec("lightgcn", 64, layers=3, l2=1e-4), "lightgcn_fit"),
+            (BackboneSpec("lightgcn", 128, layers=3, l2=1e-4), "lightgcn_fit"),
+        ),
+        "keep_every": 10,
     },
 }
 
@@ -150,6 +191,10 @@ def run(args):
         student = settings["student"]
         for seed in args.seeds:
             for method_id in ["scratch", *args.methods]:
+                if method_id in SCHEMES:
+                    run_scheme(dataset, settings, method_id, seed, teacher, split, data_spec,
+                               teacher_name, args, results)
+                    continue
                 distillation = build_method(settings, method_id)
                 config = method_config(distillation)
                 record = results.get(dataset=dataset, method=method_id, seed=seed)
@@ -166,6 +211,97 @@ def run(args):
                                        args.verbose)
                 results.add(record_of(dataset, method_id, seed, result, teacher_name,
                                       student.dim, time.perf_counter() - start))
+
+
+def scheme_params(settings, scheme):
+    """The hyperparameters of a scheme run: BD's three variants, HetComp's."""
+    if scheme == "hetcomp":
+        return dict(settings["hetcomp"])
+    variant = {"bd": {}, "bd_notebook": {"rank_direction": "notebook"},
+               "bd_alone": {"teacher_weight": 0.0, "student_weight": 0.0}}[scheme]
+    return {**settings["bd"], **variant}
+
+
+def run_scheme(dataset, settings, scheme, seed, teacher, split, data_spec, teacher_name, args,
+               results):
+    """One seed of a scheme (module docstring), resumable; skipped when recorded."""
+    params = scheme_params(settings, scheme)
+    teachers = hetcomp_teachers(dataset, settings, args, results) if scheme == "hetcomp" else []
+    config = plain({**params, "teachers": [path.name for path in teachers]} if teachers
+                   else params)
+    record = results.get(dataset=dataset, method=scheme, seed=seed)
+    if record is not None:
+        if record["config"] != config:
+            raise SystemExit(stale_record_error(results.path, record, config))
+        return
+    student = settings["student"]
+    fit = dataclasses.replace(settings["student_fit"], seed=seed)
+    work = pathlib.Path(args.work) / dataset
+    checkpoint = claim_checkpoint(work / f"{scheme}-{seed}", {
+        "method": scheme, "config": config, "student": dataclasses.asdict(student),
+        "fit": dataclasses.asdict(fit)})
+    print(f"== {dataset} {scheme} seed {seed}", flush=True)
+    start = time.perf_counter()
+    if scheme == "hetcomp":
+        _, result = distill_hetcomp(teachers, split, data_spec, student, fit, params,
+                                    verbose=args.verbose, checkpoint_dir=checkpoint)
+    else:
+        co_trained, _, result = distill_bidirectional(
+            teacher, split, data_spec, student, fit, params, verbose=args.verbose,
+            checkpoint_dir=checkpoint)
+        teacher_result = {**result, "test": result["teacher"]["test"]}
+        results.add({**record_of(dataset, f"{scheme}_teacher", seed, teacher_result,
+                                 teacher_name, co_trained.embedding_dim,
+                                 time.perf_counter() - start), "config": config})
+    label = "+".join(path.name for path in teachers) if teachers else teacher_name
+    results.add({**record_of(dataset, scheme, seed, result, label, student.dim,
+                             time.perf_counter() - start), "config": config})
+    if scheme == "hetcomp" and not results.has(dataset=dataset, method="hetcomp_ensemble",
+                                               seed=0):
+        results.add(ensemble_record(dataset, teachers, split, config))
+
+
+def hetcomp_teachers(dataset, settings, args, results):
+    """The model directories of HetComp's teachers, each trained once (seed 0, resumable) with
+    its trajectory: snapshots every ``keep_every`` epochs, moved into the directory when it is
+    finished; each recorded as ``hetcomp_teacher_<model>-<dim>``."""
+    work = pathlib.Path(args.work) / dataset / "hetcomp-teachers"
+    data_spec = DataSpec(dataset)
+    paths = []
+    for spec, fit_name in settings["hetcomp_teachers"]:
+        name = f"{spec.model}-{spec.dim}"
+        path, kept = work / name, work / f"{name}-trajectory"
+        paths.append(path)
+        if not (path / model_dir.MODEL_FILE).exists():
+            split = data_spec.load()
+            snapshots = trajectory.TrajectorySnapshots(
+                None, kept, settings["keep_every"], data_spec.record(split),
+                ids=(split.user_ids, split.item_ids))
+            print(f"== {dataset} HetComp teacher {name}", flush=True)
+            start = time.perf_counter()
+            _, result = train_backbone(data_spec, spec, settings[fit_name], path,
+                                       verbose=args.verbose, split=split,
+                                       checkpoint_dir=work / f"{name}-state",
+                                       callbacks=[snapshots])
+            results.add(record_of(dataset, f"hetcomp_teacher_{name}", 0, result, name,
+                                  spec.dim, time.perf_counter() - start))
+        if kept.is_dir():  # moved in once the teacher is finished (also after a kill between)
+            kept.rename(path / trajectory.DIRECTORY)
+    return paths
+
+
+def ensemble_record(dataset, teachers, split, config):
+    """Test metrics of the final teachers' ensemble (their top-50 lists outside the training
+    and validation items, combined by HetComp's rank-discounted vote)."""
+    models = [model_dir.load(path, split.train) for path in teachers]
+    lists = ensemble_top_items(models, split.train, 50, exclude=(split.train, split.valid))
+    users = split.test.row_lengths().nonzero()[0]
+    metrics = evaluate_lists(split.test, users, lists[users], ks=(10, 20)).metrics
+    return {"dataset": dataset, "method": "hetcomp_ensemble", "seed": 0,
+            "teacher": "+".join(path.name for path in teachers), "student_dim": None,
+            **{metric: metrics[metric] for metric in METRICS}, "seconds_per_epoch": 0.0,
+            "refresh_seconds": 0.0, "epochs": 0, "wall_seconds": 0.0,
+            "best_val_ndcg@20": None, "best_epoch": None, "config": config}
 
 
 def main(argv=None):

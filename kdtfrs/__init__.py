@@ -26,7 +26,7 @@ _SUBMODULES = ("data", "embeddings", "evaluation", "losses", "models", "ranking"
                "signals", "tasks")
 _FROM_DISTILL = ("Distiller", "RefreshCallback", "signal_dataset")
 
-__all__ = [*_FROM_DISTILL, *_SUBMODULES]
+__all__ = [*_FROM_DISTILL, "BidirectionalDistiller", *_SUBMODULES]
 
 
 def __getattr__(name):
@@ -34,6 +34,8 @@ def __getattr__(name):
         return importlib.import_module(f"kdtfrs.{name}")
     if name in _FROM_DISTILL:
         return getattr(importlib.import_module("kdtfrs.distill"), name)
+    if name == "BidirectionalDistiller":
+        return importlib.import_module("kdtfrs.bidirectional").BidirectionalDistiller
     raise AttributeError(f"module 'kdtfrs' has no attribute {name!r}")
 
 

@@ -49,8 +49,8 @@ def _check_ks(ks) -> tuple[int, ...]:
     return tuple(int(k) for k in ks)
 
 
-def _hits(truth: InteractionMatrix, users: np.ndarray, items: np.ndarray, scores: np.ndarray):
-    """bool [n, K]: ``items[r, j]`` is a held-out item of ``users[r]`` and was not masked.
+def _hits(truth: InteractionMatrix, users: np.ndarray, items: np.ndarray):
+    """bool [n, K]: ``items[r, j]`` is a held-out item of ``users[r]`` (−1: no item, never).
 
     Vectorised membership test: ``user * num_items + item`` keys searched in the sorted keys
     of ``truth``.
@@ -60,7 +60,7 @@ def _hits(truth: InteractionMatrix, users: np.ndarray, items: np.ndarray, scores
         return np.zeros(items.shape, bool)
     wanted = users[:, None] * truth.num_items + items
     found = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
-    return (keys[found] == wanted) & np.isfinite(scores)
+    return (keys[found] == wanted) & (items >= 0)
 
 
 def _check_item_groups(item_groups, num_items: int) -> np.ndarray:
@@ -133,13 +133,30 @@ def evaluate(
             f"({model.num_users}, {model.num_items}) users x items."
         )
     ks = _check_ks(ks)
-    if item_groups is not None:
-        item_groups = _check_item_groups(item_groups, truth.num_items)
     if users is None:
         users = np.flatnonzero(truth.row_lengths() > 0)
     items, scores = top_k_items(model, users, min(max(ks), truth.num_items), exclude, batch_size)
+    return evaluate_lists(truth, users, np.where(np.isfinite(scores), items, -1), ks,
+                          item_groups)
+
+
+def evaluate_lists(truth: InteractionMatrix, users, items, ks=(10, 20, 50),
+                   item_groups=None) -> EvaluationResult:
+    """Recall@K and NDCG@K of ranked lists given per user (``evaluate`` ranks a model's).
+
+    Args:
+      truth: held-out interactions.
+      users: int [n], the users of the lists.
+      items: int [n, L], each user's list best first; −1 marks no item (a masked or missing
+        entry). K above L counts only the L listed items.
+      ks, item_groups: as ``evaluate``.
+    """
+    ks = _check_ks(ks)
+    if item_groups is not None:
+        item_groups = _check_item_groups(item_groups, truth.num_items)
     users = np.asarray(users, dtype=np.int64)
-    hits = _hits(truth, users, items, scores)
+    items = np.asarray(items)
+    hits = _hits(truth, users, items)
     num_truth = truth.row_lengths()[users]
     has_truth = num_truth > 0
 

@@ -5,7 +5,7 @@ import pytest
 
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.matrix import InteractionMatrix
-from kdtfrs.evaluation import EvaluationCallback, evaluate
+from kdtfrs.evaluation import EvaluationCallback, evaluate, evaluate_lists
 from kdtfrs.models import BPRMF
 
 NUM_USERS, NUM_ITEMS = 15, 20
@@ -70,6 +70,22 @@ def test_metrics_match_the_numpy_reference(seed):
     assert result.metrics.keys() == expected.keys()
     for name, value in expected.items():
         np.testing.assert_allclose(result.metrics[name], value, rtol=1e-12, err_msg=name)
+
+
+def test_given_lists_are_scored_like_a_models_lists():
+    _, truth = random_split(4)
+    users = np.flatnonzero(truth.row_lengths() > 0)
+    scores = integer_model(4).score_all(users).numpy()
+    lists = np.argsort(-scores, axis=1, kind="stable")[:, :5]
+    lists[:, 4] = -1  # no fifth item: only four are listed
+    got = evaluate_lists(truth, users, lists, ks=(3, 5)).metrics
+    truncated = [[item for item in row if item >= 0] for row in lists]
+    recall = np.mean([len(set(row) & set(truth.row(u))) / len(truth.row(u))
+                      for u, row in zip(users, truncated)])
+    np.testing.assert_allclose(got["recall@5"], recall)
+    np.testing.assert_allclose(
+        got["recall@3"], np.mean([len(set(row[:3]) & set(truth.row(u))) / len(truth.row(u))
+                                  for u, row in zip(users, truncated)]))
 
 
 def test_per_user_arrays_and_users_without_truth():

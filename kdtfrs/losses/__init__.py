@@ -47,15 +47,16 @@ Reduction, and what lambda means
   UnKD averages both terms in the original, so its λ carries over (docs/methods.md).
   Under tf.distribute, build the loss with ``reduction=keras.losses.Reduction.SUM`` (or
   NONE) inside a custom train_step and divide by the global batch size
-  (``tf.nn.compute_average_loss``): tf-keras refuses AUTO under a strategy outside
-  compile/fit.
+  (``kdtfrs.replicas.global_mean``, right for batches that split unevenly too): tf-keras
+  refuses AUTO under a strategy outside compile/fit.
 
 Numerics
   Softmaxes are log-sum-exp based (max-shifted, no overflow, no clamping of scores),
   log σ is ``tf.math.log_sigmoid``, BCE is computed from logits.
 
 Method ids (``get(method_id)``): kd, blackd, mse, bce, rd, cd, rrd, ir_rrd (item-side RRD
-is RRD on item rows), sld, dcd, unkd, rce_kd. One public name per method: the Keras class
+is RRD on item rows), sld, dcd, unkd, rce_kd, hetcomp (its two phases: ``HetCompLoss(phase=)``;
+BD's term is ``PointwiseBCELoss``). One public name per method: the Keras class
 ``<Method>Loss`` (registered as ``kdtfrs>RRDLoss``, ...) and the function ``<method>_loss``;
 ``kdtfrs.tasks.RRD`` etc. are the tasks that sample the lists.
 """
@@ -64,6 +65,8 @@ from kdtfrs.losses._base import DistillationLoss
 from kdtfrs.losses.blackd import BlackDLoss, blackd_loss
 from kdtfrs.losses.cd import CDLoss, cd_loss
 from kdtfrs.losses.dcd import DCDLoss, dcd_loss
+from kdtfrs.losses.hetcomp import (HetCompLoss, hetcomp_overall_from_parts, hetcomp_overall_loss,
+                                   hetcomp_rank_from_parts, hetcomp_rank_loss)
 from kdtfrs.losses.kd import KDLoss, kd_loss
 from kdtfrs.losses.pointwise_bce import PointwiseBCELoss, pointwise_bce_loss
 from kdtfrs.losses.pointwise_mse import PointwiseMSELoss, pointwise_mse_loss
@@ -86,6 +89,7 @@ _LOSS_CLASSES = {
     "dcd": DCDLoss,
     "unkd": UnKDLoss,
     "rce_kd": RCEKDLoss,
+    "hetcomp": HetCompLoss,
 }
 
 METHOD_IDS = tuple(_LOSS_CLASSES)
@@ -124,6 +128,7 @@ __all__ = [
     "DCDLoss",
     "UnKDLoss",
     "RCEKDLoss",
+    "HetCompLoss",
     "kd_loss",
     "blackd_loss",
     "pointwise_mse_loss",
@@ -136,4 +141,8 @@ __all__ = [
     "dcd_loss",
     "unkd_loss",
     "rce_kd_loss",
+    "hetcomp_overall_loss",
+    "hetcomp_rank_loss",
+    "hetcomp_overall_from_parts",
+    "hetcomp_rank_from_parts",
 ]

@@ -3,7 +3,9 @@
 A task returns its weighted loss from ``task(features, student_embeddings, seed)`` and logs
 it as ``<name>_loss`` (see ``kdtfrs.tasks.base``). ``get(method_id, **hyperparameters)``
 builds a task from its id, the ids used by the CLI and the benchmarks. Defaults follow
-METHODS.md (woriazzc/KDs CiteULike / BPR configurations).
+METHODS.md (woriazzc/KDs CiteULike / BPR configurations). ``HetComp`` is a task too, but
+it is built from several teachers' trajectories (``kdtfrs.hetcomp``), so it is not in the
+registry of single-teacher ids (``kdtfrs.method_ids.SCHEMES``).
 """
 
 from kdtfrs.tasks.base import DistillationTask, step_seed
@@ -12,6 +14,7 @@ from kdtfrs.tasks.cd import CD
 from kdtfrs.tasks.dcd import DCD
 from kdtfrs.tasks.de import DE
 from kdtfrs.tasks.fitnet import FitNet
+from kdtfrs.tasks.hetcomp import HetComp
 from kdtfrs.tasks.htd import HTD
 from kdtfrs.tasks.ir_rrd import IRRRD
 from kdtfrs.tasks.kd import KD
@@ -26,5 +29,5 @@ from kdtfrs.tasks.topology import FTD
 from kdtfrs.tasks.unkd import UnKD
 from kdtfrs.tasks.vkd import VkD
 
-__all__ = ["DistillationTask", "METHODS", "PCKD", "PRESETS", "build", "de_rrd", "describe",
-           "get", "method_ids", "step_seed"] + [cls.__name__ for cls in METHODS.values()]
+__all__ = ["DistillationTask", "HetComp", "METHODS", "PCKD", "PRESETS", "build", "de_rrd",
+           "describe", "get", "method_ids", "step_seed"] + [cls.__name__ for cls in METHODS.values()]

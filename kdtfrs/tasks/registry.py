@@ -42,6 +42,15 @@ if (*METHODS, *PRESETS) != known_ids.METHOD_IDS:
         f"kdtfrs.method_ids.METHOD_IDS {known_ids.METHOD_IDS} does not list the registered "
         f"methods {(*METHODS, *PRESETS)}: add the new id there (the CLI reads it)."
     )
+if set(known_ids.SCHEMES) & set(known_ids.METHOD_IDS):
+    raise ImportError(f"kdtfrs.method_ids.SCHEMES {known_ids.SCHEMES} repeats a task id: a "
+                      "scheme is not a task of this registry.")
+
+_SCHEME_ADVICE = {
+    "bd": "kdtfrs.BidirectionalDistiller(teacher, student, train) trains both models",
+    "hetcomp": "kdtfrs.tasks.HetComp(knowledge=kdtfrs.hetcomp.TrajectoryKnowledge."
+               "from_directories(teacher_dirs, train)) learns from several teachers",
+}
 
 
 def method_ids() -> tuple[str, ...]:
@@ -75,6 +84,9 @@ def describe(distillation) -> dict:
 
 
 def _construct(table, method_id, hyperparameters):
+    if method_id in _SCHEME_ADVICE:
+        raise ValueError(f"{method_id!r} is a training scheme, not a single-teacher task: "
+                         f"{_SCHEME_ADVICE[method_id]}.")
     if method_id not in table:
         raise ValueError(
             f"unknown distillation method {method_id!r}; choose one of {sorted(method_ids())}."

@@ -7,10 +7,11 @@ import kdtfrs.losses as losses
 from kdtfrs._keras import keras, tf
 from tests.losses import loss_checks as checks
 
-REQUIRED_ARGS = {losses.RCEKDLoss: {"num_top": 2, "num_closure": 1}}
+REQUIRED_ARGS = {losses.RCEKDLoss: {"num_top": 2, "num_closure": 1},
+                 losses.HetCompLoss: {"list_length": 2, "num_observed": 1}}
 
 CLASS_NAMES = ["KDLoss", "BlackDLoss", "PointwiseMSELoss", "PointwiseBCELoss", "RDLoss",
-               "CDLoss", "RRDLoss", "SLDLoss", "DCDLoss", "UnKDLoss", "RCEKDLoss"]
+               "CDLoss", "RRDLoss", "SLDLoss", "DCDLoss", "UnKDLoss", "RCEKDLoss", "HetCompLoss"]
 
 
 def valid_inputs(cls):
