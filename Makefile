@@ -1,5 +1,5 @@
-# Two commands on a fresh machine: `make demo` (set up, then distil on the synthetic default)
-# and `make test`. See docs/install.md for what `setup` installs and why.
+# Two commands on a fresh machine: `make demo` (set up, then the TFX pipeline on the synthetic
+# default) and `make test`. See docs/install.md for what `setup` installs and why.
 
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -21,8 +21,8 @@ $(STAMP): setup.py constraints.txt
 		--constraint constraints.txt --editable ".[pipeline,dev]"
 	touch $(STAMP)
 
-demo: setup
-	$(BIN)/kdtfrs demo
+demo: setup  # level 3: TensorFlow's start-up errors about CUDA plugins, harmless on CPU
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/kdtfrs demo
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q

@@ -13,7 +13,10 @@ setup(
     "Keras, TFRS and TFX.",
     long_description=README.read_text() if README.exists() else "",
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["kdtfrs", "kdtfrs.*"]),
+    # pipelines/ and components/: the TFX pipeline (imports tfx; the [pipeline] extra).
+    packages=find_packages(include=["kdtfrs", "kdtfrs.*", "pipelines", "pipelines.*",
+                                    "components", "components.*"]),
+    package_data={"pipelines": ["schema/*.pbtxt"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16,<2.22",
@@ -33,6 +36,8 @@ setup(
             "apache-beam[gcp]>=2.59",
         ],
         "dev": ["pytest>=8", "pytest-xdist>=3"],
+        # kdtfrs.serving's warmup requests (PredictionLog protos); tfx brings it too.
+        "serving": ["tensorflow-serving-api>=2.16,<2.22"],
     },
     entry_points={"console_scripts": ["kdtfrs=kdtfrs.cli:main"]},
 )

@@ -1,24 +1,27 @@
-"""The main job on the embedded default: teacher, scratch student and distilled student.
+"""The main job on the embedded default: the TFX pipeline, end to end, on synthetic data.
 
-Trains on the synthetic dataset (no download): a 64-d BPR-MF teacher, an 8-d BPR-MF student
-from scratch, and an 8-d student distilled from the teacher with RRD; prints their test
-metrics and how much of the teacher-student gap distillation recovers.
+Runs the pipeline of ``pipelines`` locally (docs/pipeline.md): the synthetic interactions
+split per user, validated, a 64-d BPR-MF teacher, an 8-d student from scratch and an 8-d
+student distilled with RRD, the full-ranking evaluator's blessing and the Pusher. Prints the
+teacher / scratch / distilled table (with the share of the teacher-student gap distillation
+recovers), the blessing and where the student was pushed, then answers one request with the
+pushed SavedModel, as TF Serving would.
+
+TFX is imported when the demo runs, not when this module is.
 """
 
 from __future__ import annotations
 
-import pathlib
+import time
 
-from kdtfrs import model_dir, tasks
-from kdtfrs.experiment import BackboneSpec, DataSpec, distill_student, train_backbone
+from kdtfrs.experiment import BackboneSpec
 from kdtfrs.fitting import FitConfig
-from kdtfrs.run_dir import OutputError
 
 TEACHER_DIM = 64
 STUDENT_DIM = 8
 COLUMNS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
-MODELS = ("teacher", "scratch", "rrd")
-_MADE_BY_DEMO = {"run": {"command": "demo"}}
+RRD_PARAMS = {"weight": 0.1, "num_interesting": 20, "num_uninteresting": 40, "max_rank": 100}
+MIN_FRACTION_OF_TEACHER = 0.5
 
 
 def gap_recovered(student, scratch, teacher):
@@ -38,52 +41,35 @@ def format_table(rows) -> str:
     return "\n".join(lines)
 
 
-def check_outputs(output, overwrite=False) -> None:
-    """Refuses before training to replace anything but models an earlier demo wrote, unless
-    ``overwrite`` (which still never replaces a folder that is not a model directory)."""
-    for name in MODELS:
-        path = pathlib.Path(output) / name
-        if not path.exists():
-            continue
-        if not model_dir.is_model_dir(path):
-            raise OutputError(f"{path} exists and is not a kdtfrs model directory; choose "
-                              "another --output.")
-        recorded = model_dir.describe(path).get("extra", {}).get("run")
-        made_by_demo = recorded == _MADE_BY_DEMO["run"]
-        if not (made_by_demo or overwrite):
-            raise OutputError(f"{path} holds a model the demo did not write. Pass --overwrite "
-                              "to replace it, or choose another --output.")
+def answer_request(saved_model_dir, user_id: int, shown: int = 10) -> dict:
+    """Asks the SavedModel's ``serving_default`` signature (a serialized tf.Example with
+    ``user_id``, as TF Serving's :predict receives it) for ``user_id``'s items; prints and
+    returns the answer as NumPy arrays."""
+    from kdtfrs._keras import tf
+
+    serve = tf.saved_model.load(str(saved_model_dir)).signatures["serving_default"]
+    example = tf.train.Example(features=tf.train.Features(feature={
+        "user_id": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(user_id)]))}))
+    answer = {name: value.numpy()
+              for name, value in serve(examples=tf.constant([example.SerializeToString()])).items()}
+    items = ", ".join(str(item) for item in answer["item_ids"][0][:shown])
+    print(f"\nrequest: serving_default(user_id={user_id}) -> top {shown} of "
+          f"{answer['item_ids'].shape[1]} items: {items}")
+    return answer
 
 
-def run_demo(output="runs/demo", epochs=30, verbose=2, overwrite=False):
-    output = pathlib.Path(output)
-    check_outputs(output, overwrite)
-    data_spec = DataSpec("synthetic")
-    split = data_spec.load()
-    print(f"data: {split}")
+def run_demo(output="runs/demo", epochs=30) -> None:
+    """The pipeline on the synthetic default in ``output`` (module docstring)."""
+    from pipelines.commands import print_outcome, run_locally
+
+    start = time.perf_counter()
     fit = FitConfig(epochs=epochs, batch_size=1024, learning_rate=5e-3, patience=5)
-    teacher_spec = BackboneSpec("bpr_mf", TEACHER_DIM, l2=1e-4)
-    student_spec = BackboneSpec("bpr_mf", STUDENT_DIM, l2=1e-4)
-
-    print(f"\n[1/3] teacher: BPR-MF, dim {TEACHER_DIM}")
-    teacher, teacher_result = train_backbone(data_spec, teacher_spec, fit, output / "teacher",
-                                             verbose=verbose, split=split, extra=_MADE_BY_DEMO)
-    print(f"\n[2/3] student from scratch: BPR-MF, dim {STUDENT_DIM}")
-    _, scratch_result = distill_student(teacher, split, data_spec, [], student_spec, fit,
-                                        output / "scratch", verbose=verbose, extra=_MADE_BY_DEMO)
-    print(f"\n[3/3] student distilled with RRD: BPR-MF, dim {STUDENT_DIM}")
-    rrd = tasks.RRD(weight=0.1, num_interesting=20, num_uninteresting=40, max_rank=100)
-    _, rrd_result = distill_student(teacher, split, data_spec, [rrd], student_spec, fit,
-                                    output / "rrd", verbose=verbose, extra=_MADE_BY_DEMO)
-
-    def gap(result):
-        return gap_recovered(result["test"]["ndcg@20"], scratch_result["test"]["ndcg@20"],
-                             teacher_result["test"]["ndcg@20"])
-
-    print("\ntest metrics (full ranking, train and valid items masked):")
-    print(format_table([
-        ("teacher", TEACHER_DIM, teacher_result["test"], None),
-        ("scratch student", STUDENT_DIM, scratch_result["test"], None),
-        ("RRD student", STUDENT_DIM, rrd_result["test"], gap(rrd_result)),
-    ]))
-    print(f"\nmodels and metrics.json files are in {output}/")
+    summary, _, layout = run_locally(
+        output, "synthetic", method="rrd", method_params=RRD_PARAMS,
+        teacher=BackboneSpec("bpr_mf", TEACHER_DIM), student=BackboneSpec("bpr_mf", STUDENT_DIM),
+        fit=fit, min_fraction_of_teacher=MIN_FRACTION_OF_TEACHER)
+    print_outcome(summary, "rrd")
+    if summary.pushed_to is not None:
+        answer_request(summary.pushed_to, user_id=0)
+    print(f"\nthe run (artifacts/, metadata.sqlite, serving/) is in {layout.output}; "
+          f"{time.perf_counter() - start:.0f} s")

@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from kdtfrs import commands, demo, fitting, model_dir
+from kdtfrs import commands, fitting, model_dir
 from kdtfrs.atomic_files import write_json
 from kdtfrs.run_dir import OutputError, RunDirectory, RunLockedError
 from tests import faulty_kdtfrs
@@ -181,17 +181,3 @@ def test_a_run_directory_is_replaced_whole_and_leaves_nothing_beside(tmp_path):
     run_dir.commit()
     assert json.loads((output / "model.json").read_text()) == {"new": True}
     assert sorted(path.name for path in tmp_path.iterdir()) == ["model"]
-
-
-def test_the_demo_replaces_only_its_own_models(tmp_path):
-    for name, command in (("teacher", "demo"), ("scratch", "train")):
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "model.json").write_text(json.dumps(
-            {"class": "BPRMF", "config": {}, "data": {}, "extra": {"run": {"command": command}}}))
-    with pytest.raises(OutputError, match="scratch holds a model the demo did not write"):
-        demo.check_outputs(tmp_path)
-    demo.check_outputs(tmp_path, overwrite=True)
-    (tmp_path / "rrd").mkdir()
-    (tmp_path / "rrd" / "notes.txt").write_text("mine")
-    with pytest.raises(OutputError, match="rrd exists and is not a kdtfrs model directory"):
-        demo.check_outputs(tmp_path, overwrite=True)

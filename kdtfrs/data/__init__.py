@@ -18,6 +18,7 @@ from kdtfrs.data.popularity import popularity_groups
 from kdtfrs.data.registry import DATASETS, SPLITS, load_dataset, resolve_data_dir
 from kdtfrs.data.split import (SplitData, hold_out_validation, split_leave_one_out,
                                split_ordered, split_random)
+from kdtfrs.data.split_files import read_split_examples, write_split_csv
 from kdtfrs.data.synthetic import make_synthetic
 
 __all__ = [
@@ -40,12 +41,14 @@ __all__ = [
     "load_movielens_100k",
     "make_synthetic",
     "popularity_groups",
+    "read_split_examples",
     "resolve_data_dir",
     "split_leave_one_out",
     "split_ordered",
     "split_fingerprint",
     "fingerprint_differences",
     "split_random",
+    "write_split_csv",
 ]
 
 _LAZY = {"PairExclusion": "kdtfrs.data.exclusion", "bpr_triples": "kdtfrs.data.sampling"}
