@@ -3,6 +3,7 @@
     kdtfrs train --dataset citeulike-t --model bpr_mf --dim 400 --output runs/teacher
     kdtfrs distill --method rrd --teacher runs/teacher --dim 20 --output runs/rrd
     kdtfrs evaluate --model-dir runs/rrd
+    kdtfrs pipeline run --data movielens-100k --method rrd     # the TFX pipeline, locally
     kdtfrs demo
 
 A run writes its model directory whole when it finishes, never over a model unless told to
@@ -20,11 +21,13 @@ import sys
 import warnings
 
 from kdtfrs.data.registry import DATASETS, SPLITS
-from kdtfrs.method_ids import METHOD_IDS
+from kdtfrs.method_ids import METHOD_IDS, SCHEMES
+from kdtfrs.pipeline_args import add_pipeline_parser
+from kdtfrs.strategy import NAMES as STRATEGIES
 from kdtfrs.validation import check_number
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-COMMANDS = ("train", "distill", "evaluate", "demo")
+COMMANDS = ("train", "distill", "evaluate", "demo", "pipeline", "export")
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -114,7 +117,9 @@ def _add_fit_args(parser, epochs=50):
     group.add_argument("--epochs", type=_number("--epochs", integer=True, minimum=1),
                        default=epochs, help="maximum epochs")
     group.add_argument("--batch-size", type=_number("--batch-size", integer=True, minimum=1),
-                       default=2048, help="training pairs per step")
+                       default=2048,
+                       help="training pairs per step (per replica with --strategy mirrored or "
+                            "multi_worker)")
     group.add_argument("--lr", type=_number("--lr", above=0), default=1e-3,
                        help="Adam learning rate")
     group.add_argument("--negatives", type=_number("--negatives", integer=True, minimum=1),
@@ -130,6 +135,12 @@ def _add_fit_args(parser, epochs=50):
                        help="seed of initialisation and sampling (and of the split, for train)")
     group.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                        help="Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
+    group.add_argument("--strategy", choices=STRATEGIES, default="default",
+                       help="tf.distribute strategy: default (one device), mirrored (every "
+                            "visible GPU of this machine), multi_worker (the processes in "
+                            "TF_CONFIG; only the chief writes --output). --batch-size is per "
+                            "replica: a step trains on --batch-size x replicas pairs "
+                            "(docs/distributed.md)")
 
 
 def _add_backbone_args(parser, dim):
@@ -173,13 +184,27 @@ def build_parser(method_ids=METHOD_IDS) -> argparse.ArgumentParser:
     _add_backbone_args(train, dim=64)
     _add_fit_args(train)
     _add_output_args(train, "model")
+    train.add_argument("--keep-every", type=_number("--keep-every", integer=True, minimum=1),
+                       metavar="N", help="also keep the model after every N epochs, in "
+                       "OUTPUT/trajectory/epoch-NNNNN (model directories): the training "
+                       "trajectory `kdtfrs distill --method hetcomp` learns from (default: "
+                       "none kept)")
 
     distill = add("distill", help="train a student with a teacher's knowledge")
-    distill.add_argument("--teacher", required=True, help="teacher model directory (from "
-                         "`kdtfrs train`); the student uses the same data and split")
+    teachers = distill.add_mutually_exclusive_group(required=True)
+    teachers.add_argument("--teacher", help="teacher model directory (from `kdtfrs train`); "
+                          "the student uses the same data and split (this or --teachers, no "
+                          "default)")
+    teachers.add_argument("--teachers", nargs="+", metavar="DIR",
+                          help="--method hetcomp: the teachers' model directories, each trained "
+                               "with `kdtfrs train --keep-every N`, on one data split (this or "
+                               "--teacher, no default)")
     distill.add_argument("--method", required=True,
-                         choices=["scratch", *method_ids] if method_ids else None,
-                         help="distillation method id (scratch: no distillation)")
+                         choices=["scratch", *method_ids, *SCHEMES] if method_ids else None,
+                         help="distillation method id (scratch: no distillation); bd and "
+                              "hetcomp are schemes beyond one frozen teacher: bd trains the "
+                              "teacher too and writes it to OUTPUT/teacher, hetcomp learns "
+                              "from --teachers' training trajectories (docs/methods.md)")
     distill.add_argument("--param", action="append", metavar="KEY=VALUE",
                          help="a method hyperparameter, e.g. --param weight=0.1 --param "
                               "num_interesting=50 (repeatable; default: the method's defaults, "
@@ -199,15 +224,33 @@ def build_parser(method_ids=METHOD_IDS) -> argparse.ArgumentParser:
                           default=[10, 20, 50], help="cut-offs")
     _add_data_args(evaluate, recorded=True)
 
-    demo = add("demo", help="teacher, scratch student and RRD student on the synthetic "
-               "default; prints a metrics table")
-    demo.add_argument("--output", default="runs/demo", help="folder for the three models")
+    export = add("export", help="write a model directory as a SavedModel for TF Serving, "
+                 "in OUTPUT/VERSION (docs/serving.md)")
+    export.add_argument("--model-dir", required=True, help="model directory to export")
+    export.add_argument("--output", required=True,
+                        help="export base folder (TF Serving's --model_base_path); the model "
+                             "goes to OUTPUT/VERSION, written beside and renamed when complete")
+    export.add_argument("--k", type=_number("--k", integer=True, minimum=1), default=100,
+                        help="items per answer")
+    export.add_argument("--exclude-train", action=argparse.BooleanOptionalAction, default=True,
+                        help="leave each user's training items out of its list (needs the "
+                             "recorded data, except for a LightGCN)")
+    export.add_argument("--version", type=_number("--version", integer=True, minimum=1),
+                        help="version folder (default: one above the highest in --output)")
+    export.add_argument("--overwrite", action="store_true",
+                        help="replace an existing SavedModel in OUTPUT/VERSION")
+    export.add_argument("--search", choices=("exact", "clustered"), default="exact",
+                        help="top-k search in the graph: exact, or clustered (approximate, "
+                             "faster; its recall depends on the data)")
+    _add_data_args(export, recorded=True)
+
+    demo = add("demo", help="the TFX pipeline on the synthetic default: teacher, scratch and "
+               "RRD students, blessing, push, then one request to the pushed student")
+    demo.add_argument("--output", default="runs/demo",
+                      help="folder of the pipeline run (a new one, or an earlier run's)")
     demo.add_argument("--epochs", type=_number("--epochs", integer=True, minimum=1), default=30,
                       help="maximum epochs per model")
-    demo.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2),
-                      help="Keras verbosity")
-    demo.add_argument("--overwrite", action="store_true",
-                      help="replace models in --output that the demo did not write")
+    add_pipeline_parser(add, _number, method_ids)
     return parser
 
 

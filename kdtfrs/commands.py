@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 
-from kdtfrs import __version__, data, model_dir
+from kdtfrs import __version__, data, model_dir, trajectory
 from kdtfrs.atomic_files import write_json
 from kdtfrs.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, cli_message
 from kdtfrs.experiment import (BackboneSpec, distill_student, evaluate_split, load_teacher,
@@ -24,6 +24,7 @@ from kdtfrs.fitting import FitConfig
 from kdtfrs.provenance import DataSpec, load_verified
 from kdtfrs.run_dir import RunDirectory
 from kdtfrs.run_guards import NonFiniteLossError, RunInterrupted
+from kdtfrs.strategy import chief_output, make_strategy
 
 _CSV_FLAGS = ("delimiter", "user_column", "item_column", "order_column", "header")
 _SETTING_FLAGS = {
@@ -31,14 +32,15 @@ _SETTING_FLAGS = {
     "num_negatives": "--negatives", "patience": "--patience", "eval_every": "--eval-every",
     "seed": "--seed", "optimizer": "--optimizer", "model": "--model", "dim": "--dim",
     "layers": "--layers", "l2": "--l2", "loss": "--loss", "method": "--method",
-    "method_config": "--param/--config", "teacher": "--teacher",
+    "method_config": "--param/--config", "teacher": "--teacher", "strategy": "--strategy",
 }
+_UNRECORDED = {"distribution": {"strategy": "default", "replicas": 1}}  # runs before --strategy
 
 
 def run(args) -> int:
     """Runs the parsed command; returns the exit status (messages go to stderr)."""
     command = {"train": cmd_train, "distill": cmd_distill, "evaluate": cmd_evaluate,
-               "demo": cmd_demo}[args.command]
+               "demo": cmd_demo, "pipeline": cmd_pipeline, "export": cmd_export}[args.command]
     prefix = f"kdtfrs {args.command}"
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. retracing notes
     with _warnings_as_messages(prefix):
@@ -62,35 +64,53 @@ def run(args) -> int:
 
 # -- commands ---------------------------------------------------------------------------------
 def cmd_train(args):
+    strategy = _make_strategy(args)
     spec = DataSpec(args.dataset, args.data_dir, args.split, args.seed,
                     **{name: getattr(args, name) for name in _CSV_FLAGS})
     backbone, fit = _backbone_spec(args), _fit_config(args)
-    with RunDirectory(args.output, overwrite=args.overwrite, resume=args.resume) as run_dir:
+    with chief_output(args.output, strategy) as output, \
+            RunDirectory(output, overwrite=args.overwrite, resume=args.resume) as run_dir:
         _announce(args, run_dir)
         split = spec.load()
         settings = {"command": "train", "data": spec.record(split),
-                    "backbone": dataclasses.asdict(backbone), "fit": dataclasses.asdict(fit)}
+                    "backbone": dataclasses.asdict(backbone), "fit": dataclasses.asdict(fit),
+                    "distribution": _distribution(args, strategy)}
         run_dir.begin(settings, _settings_differences)
+        snapshots = _trajectory_snapshots(args, run_dir, spec, split)
         with _run_outcome(run_dir):
             _, result = train_backbone(spec, backbone, fit, run_dir.staging, args.verbose,
                                        split=split, checkpoint_dir=run_dir.checkpoints,
-                                       best_on_interrupt=run_dir.best, extra=_run_info("train"))
+                                       best_on_interrupt=run_dir.best, extra=_run_info("train"),
+                                       strategy=strategy, callbacks=snapshots)
+        if snapshots and snapshots[0].directory.is_dir():
+            snapshots[0].directory.rename(run_dir.staging / trajectory.DIRECTORY)
         run_dir.commit()
     _print_metrics(f"test metrics ({args.output})", result["test"])
 
 
 def cmd_distill(args):
     from kdtfrs import tasks
+    from kdtfrs.method_ids import SCHEMES
 
+    if args.method in SCHEMES:
+        from kdtfrs.scheme_commands import cmd_scheme
+
+        return cmd_scheme(args)
+    if args.teachers is not None:
+        raise ValueError(f"--teachers is for --method hetcomp; --method {args.method} learns "
+                         "from one teacher: give it with --teacher DIR.")
+    strategy = _make_strategy(args)
     try:
-        distillation = (tasks.build(args.method, **_parse_params(args))
-                        if args.method != "scratch" else [])
+        with strategy.scope():  # the tasks' variables and metrics, mirrored
+            distillation = (tasks.build(args.method, **_parse_params(args))
+                            if args.method != "scratch" else [])
     except (TypeError, ValueError) as error:
         raise ValueError(f"--method {args.method} --param/--config: {error}") from None
     backbone, fit = _backbone_spec(args), _fit_config(args)
     protect = [(args.teacher, "the teacher (--teacher)")]
-    with RunDirectory(args.output, overwrite=args.overwrite, resume=args.resume,
-                      protect=protect) as run_dir:
+    with chief_output(args.output, strategy) as output, \
+            RunDirectory(output, overwrite=args.overwrite, resume=args.resume,
+                         protect=protect) as run_dir:
         _announce(args, run_dir)
         teacher, split, spec = load_teacher(args.teacher, **_repointed(args))
         teacher_file = pathlib.Path(args.teacher) / model_dir.MODEL_FILE
@@ -101,13 +121,14 @@ def cmd_distill(args):
             "method_config": tasks.describe(distillation) if distillation else {},
             "teacher": {"path": str(pathlib.Path(args.teacher).absolute()),
                         "model.json sha256": hashlib.sha256(teacher_file.read_bytes()).hexdigest()},
+            "distribution": _distribution(args, strategy),
         }
         run_dir.begin(settings, _settings_differences)
         with _run_outcome(run_dir):
             _, result = distill_student(
                 teacher, split, spec, distillation, backbone, fit, run_dir.staging,
                 verbose=args.verbose, checkpoint_dir=run_dir.checkpoints, method_id=args.method,
-                best_on_interrupt=run_dir.best,
+                best_on_interrupt=run_dir.best, strategy=strategy,
                 extra={**_run_info("distill"), "teacher_dir": settings["teacher"]["path"]})
         run_dir.commit()
     _print_metrics(f"test metrics ({args.output})", result["test"])
@@ -122,13 +143,55 @@ def cmd_evaluate(args):
     _print_metrics(f"{args.on} metrics ({args.model_dir}), written to {out}", metrics)
 
 
+def cmd_export(args):
+    from kdtfrs.serving import export_model_dir
+
+    path = export_model_dir(args.model_dir, args.output, exclude_train=args.exclude_train,
+                            data_overrides=_repointed(args), k=args.k, version=args.version,
+                            overwrite=args.overwrite, search=args.search)
+    print(f"kdtfrs export: wrote {path} (serve {pathlib.Path(args.output).absolute()}; "
+          "docs/serving.md)")
+
+
+def cmd_pipeline(args):
+    from pipelines import commands as pipeline_commands  # TFX, imported only here
+
+    action = {"run": pipeline_commands.cmd_run, "compile": pipeline_commands.cmd_compile}
+    action[args.action](args, _parse_params(args))
+
+
 def cmd_demo(args):
     from kdtfrs.demo import run_demo
 
-    run_demo(args.output, epochs=args.epochs, verbose=args.verbose, overwrite=args.overwrite)
+    run_demo(args.output, epochs=args.epochs)
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _trajectory_snapshots(args, run_dir, spec, split) -> list:
+    """``--keep-every N``: the callback keeping the model every N epochs in the work area
+    (moved into the finished model directory at the end), or []."""
+    if not args.keep_every:
+        return []
+    return [trajectory.TrajectorySnapshots(
+        None, run_dir.work / trajectory.DIRECTORY, args.keep_every, spec.record(split),
+        _run_info("train"), ids=(split.user_ids, split.item_ids))]
+
+
+def _make_strategy(args):
+    """``--strategy``'s strategy, made before anything else runs TensorFlow (a multi-worker
+    strategy must be)."""
+    if args.strategy == "multi_worker" and args.resume:
+        raise ValueError("--resume is not supported with --strategy multi_worker: every worker "
+                         "would have to restore the chief's checkpoint. Run again with "
+                         "--overwrite instead of --resume.")
+    return make_strategy(args.strategy)
+
+
+def _distribution(args, strategy) -> dict:
+    """The run's distribution, in run.json (a resumed run must train on as many replicas)."""
+    return {"strategy": args.strategy, "replicas": int(strategy.num_replicas_in_sync)}
+
+
 def _fit_config(args) -> FitConfig:
     return FitConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                      num_negatives=args.negatives, patience=args.patience,
@@ -199,8 +262,8 @@ def _settings_differences(recorded: dict, current: dict) -> list[str]:
     if data_changes:  # the same pairs from another path are the same data
         differences.append(f"the data differ from {DataSpec.from_record(recorded_data).describe()}"
                            f" ({', '.join(data_changes)})")
-    for section in ("backbone", "fit"):
-        before, now = recorded.get(section, {}), current.get(section, {})
+    for section in ("backbone", "fit", "distribution"):
+        before, now = recorded.get(section, _UNRECORDED.get(section, {})), current.get(section, {})
         for key in sorted(set(before) | set(now)):
             if before.get(key) != now.get(key):
                 flag = _SETTING_FLAGS.get(key, key)

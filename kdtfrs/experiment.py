@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 
 from kdtfrs import data, model_dir, models, tasks
+from kdtfrs._keras import tf
 from kdtfrs.distill import Distiller
 from kdtfrs.evaluation import evaluate
 from kdtfrs.fitting import FitConfig, fit_model, history_summary
 from kdtfrs.provenance import DataSpec, load_verified
 from kdtfrs.run_guards import RunInterrupted
+from kdtfrs.strategy import describe as describe_strategy
 from kdtfrs.validation import check_number
 
 
@@ -69,10 +71,12 @@ def evaluate_split(model, split: data.SplitData, on: str = "test", ks=(10, 20, 5
     return {key: float(value) for key, value in evaluate(model, truth, exclude, ks).metrics.items()}
 
 
-def _fit(model, served, split, fit, checkpoint_dir, verbose, best_on_interrupt, save_args):
+def _fit(model, served, split, fit, checkpoint_dir, verbose, best_on_interrupt, save_args,
+         callbacks=()):
     """``fit_model``; on an interruption, writes the best model so far to ``best_on_interrupt``."""
     try:
-        return fit_model(model, served, split, fit, checkpoint_dir, verbose=verbose)
+        return fit_model(model, served, split, fit, checkpoint_dir, verbose=verbose,
+                         callbacks=callbacks)
     except RunInterrupted as interrupted:
         if best_on_interrupt is not None and interrupted.epochs_done:
             data_record, extra = save_args
@@ -98,21 +102,27 @@ def _finish(model, split, history, output, data_record, extra, ks=(10, 20, 50)) 
 
 def train_backbone(data_spec: DataSpec, backbone: BackboneSpec, fit: FitConfig, output=None,
                    verbose=1, split=None, checkpoint_dir=None, best_on_interrupt=None,
-                   extra=None):
+                   extra=None, callbacks=(), strategy=None):
     """Trains a backbone from scratch; returns (model, result dict); saves it if ``output``.
 
     ``checkpoint_dir`` makes the run resumable (see ``kdtfrs.fitting.fit_model``);
     ``best_on_interrupt`` is where the best model so far goes if the run is interrupted;
-    ``extra`` adds entries to the result and to model.json's "extra".
+    ``extra`` adds entries to the result and to model.json's "extra"; ``callbacks`` are
+    more Keras callbacks (e.g. a progress display). ``strategy`` (a ``tf.distribute.Strategy``,
+    ``kdtfrs.strategy.make_strategy``; default: the one in scope) is where the model trains;
+    ``fit.batch_size`` is then per replica. Under multi-worker training every worker saves:
+    give the others a scratch ``output`` (``kdtfrs.strategy.chief_output``).
     """
     split = split or data_spec.load()
     check_split(split)
-    model = backbone.build(split, fit.seed)
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = backbone.build(split, fit.seed)
     extra = {"backbone": dataclasses.asdict(backbone), "fit": dataclasses.asdict(fit),
-             **(extra or {})}
+             "distribution": describe_strategy(strategy, fit.batch_size), **(extra or {})}
     record = data_spec.record(split)
     history = _fit(model, model, split, fit, checkpoint_dir, verbose, best_on_interrupt,
-                   (record, extra))
+                   (record, extra), callbacks)
     return model, _finish(model, split, history, output, record, extra)
 
 
@@ -129,7 +139,8 @@ def load_teacher(teacher_dir, **data_overrides):
 
 def distill_student(teacher, split, data_spec, distillation, student: BackboneSpec,
                     fit: FitConfig, output=None, verbose=1, signals=None, checkpoint_dir=None,
-                    method_id=None, best_on_interrupt=None, extra=None):
+                    method_id=None, best_on_interrupt=None, extra=None, callbacks=(),
+                    strategy=None):
     """Trains a student with the tasks ``distillation`` (empty: from scratch).
 
     ``method_id`` names the run in model.json (default: the task's id, "scratch" for none);
@@ -139,12 +150,15 @@ def distill_student(teacher, split, data_spec, distillation, student: BackboneSp
     distillation = list(distillation)
     if method_id is None:
         method_id = "+".join(task.method_id for task in distillation) or "scratch"
-    model = student.build(split, fit.seed)
-    distiller = Distiller(teacher, model, split.train, distillation, seed=fit.seed,
-                          signals=signals)
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():  # the student and the tasks' variables (projectors) are mirrored
+        model = student.build(split, fit.seed)
+        distiller = Distiller(teacher, model, split.train, distillation, seed=fit.seed,
+                              signals=signals)
     extra = {
         "backbone": dataclasses.asdict(student),
         "fit": dataclasses.asdict(fit),
+        "distribution": describe_strategy(strategy, fit.batch_size),
         "method": method_id,
         "method_config": tasks.describe(distillation) if distillation else {},
         "teacher": {"class": type(teacher).__name__, "dim": teacher.embedding_dim},
@@ -152,7 +166,7 @@ def distill_student(teacher, split, data_spec, distillation, student: BackboneSp
     }
     record = data_spec.record(split)
     history = _fit(distiller, model, split, fit, checkpoint_dir, verbose, best_on_interrupt,
-                   (record, extra))
+                   (record, extra), callbacks)
     return model, _finish(model, split, history, output, record, extra)
 
 

@@ -141,3 +141,42 @@ def test_csv_options_as_flags(tmp_path):
     record = model_dir.describe(tmp_path / "m")["data"]
     assert (record["delimiter"], record["user_column"], record["header"]) == (";", 1, False)
     assert run("evaluate", "--model-dir", tmp_path / "m") == 0  # the options are recorded
+
+
+@pytest.mark.slow
+def test_train_and_distill_under_the_mirrored_strategy(csv_path, tmp_path):
+    """--strategy mirrored on the tests' two logical CPUs: --batch-size is per replica."""
+    assert run("train", "--dataset", csv_path, "--epochs", 1, "--strategy", "mirrored",
+               "--output", tmp_path / "teacher", *FAST) == 0
+    assert model_dir.describe(tmp_path / "teacher")["extra"]["distribution"] == {
+        "strategy": "mirrored", "replicas": 2, "batch_size_per_replica": 128,
+        "global_batch_size": 256}
+    assert run("distill", "--teacher", tmp_path / "teacher", "--method", "rrd", "--epochs", 1,
+               "--param", "num_interesting=5", "--param", "num_uninteresting=5",
+               "--param", "max_rank=20", "--strategy", "mirrored",
+               "--output", tmp_path / "rrd", *FAST) == 0
+    student = json.loads((tmp_path / "rrd" / "metrics.json").read_text())
+    assert student["distribution"]["replicas"] == 2 and 0 <= student["test"]["ndcg@20"] <= 1
+
+
+def test_multi_worker_needs_tf_config_and_cannot_resume(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert run("train", "--strategy", "multi_worker", "--output", tmp_path / "m") == 2
+    assert "needs the TF_CONFIG environment variable" in capsys.readouterr().err
+    assert run("distill", "--teacher", tmp_path, "--method", "kd", "--strategy",
+               "multi_worker", "--resume", "--output", tmp_path / "m") == 2
+    assert "--resume is not supported with --strategy multi_worker" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+    assert run("train", "--strategy", "tpu", "--output", tmp_path / "m") == 2
+    assert "invalid choice: 'tpu'" in capsys.readouterr().err
+
+
+def test_a_run_resumes_only_on_its_strategy():
+    from kdtfrs.commands import _settings_differences
+
+    before = {"command": "train", "data": {"fingerprint": {}}}  # started before --strategy
+    now = {**before, "distribution": {"strategy": "default", "replicas": 1}}
+    assert _settings_differences(before, now) == []
+    mirrored = {**before, "distribution": {"strategy": "mirrored", "replicas": 2}}
+    assert _settings_differences(now, mirrored) == ["replicas was 1, now 2",
+                                                    "--strategy was default, now mirrored"]
