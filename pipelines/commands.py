@@ -99,10 +99,11 @@ def print_outcome(summary, method: str) -> None:
     print(format_table(rows))
     metric, thresholds = report["metric"], report["thresholds"]
     verdict = "BLESSED" if report["blessed"] else "NOT BLESSED"
+    floor = (f"{thresholds['min_value']:g} and " if thresholds["min_value"] > 0 else "")
     why = "; ".join(report["reasons"]) or (
-        f"student {metric} {metrics['student'][metric]:.4f} is at least "
-        f"{thresholds['min_value']:g} and {thresholds['min_fraction_of_teacher']:.0%} of the "
-        f"teacher's {metrics['teacher'][metric]:.4f}")
+        f"student {metric} {metrics['student'][metric]:.4f} is at least {floor}"
+        f"{thresholds['min_fraction_of_teacher']:.0%} of the teacher's "
+        f"{metrics['teacher'][metric]:.4f}")
     print(f"\nblessing: {verdict} ({why})")
     if summary.pushed_to is not None:
         print(f"pushed: {summary.pushed_to} (TF Serving layout: <base>/<version>/)")
