@@ -33,18 +33,12 @@ from kdtfrs.data import bpr_triples, make_synthetic, split_random
 from kdtfrs.embeddings import Embeddings
 from kdtfrs.models import BPRMF, LightGCN
 from kdtfrs.tasks import step_seed
+from tests.tasks.task_checks import SMALL_RANKING
 
 SMALL = {
-    "kd": dict(num_items=10), "blackd": dict(num_items=10), "mse": dict(num_items=10),
-    "bce": dict(num_items=10),
-    "rd": dict(num_items=10, num_probe_items=20, dynamic_start_epoch=0),
-    "cd": dict(num_items=3, sample_num=15),
-    "rrd": dict(num_interesting=5, num_uninteresting=10, max_rank=20),
-    "ir_rrd": dict(num_interesting=5, num_uninteresting=10, max_rank=20, item_interesting=4,
-                   item_uninteresting=8),
-    "sld": dict(num_interesting=5, max_rank=20), "dcd": dict(num_items=5, max_rank=20),
-    "unkd": dict(num_groups=2, num_pairs=4, max_rank=20),
-    "rce_kd": dict(num_top=4, num_closure=4, max_rank=12, weight=1e-3),
+    **SMALL_RANKING,
+    "rd": {**SMALL_RANKING["rd"], "dynamic_start_epoch": 0},
+    "rce_kd": {**SMALL_RANKING["rce_kd"], "weight": 1e-3},
     "fitnet": dict(weight=0.3, hidden_ratio=0.5),
     "de": dict(weight=0.3, num_experts=3),
     "pckd_pair": dict(weight=0.3, num_experts=3, num_samples=4, max_rank=20),

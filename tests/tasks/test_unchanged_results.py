@@ -12,18 +12,7 @@ from kdtfrs import tasks
 from kdtfrs.embeddings import Embeddings
 from tests.tasks import task_checks as checks
 
-SMALL = {
-    "kd": dict(num_items=10), "blackd": dict(num_items=10), "mse": dict(num_items=10),
-    "bce": dict(num_items=10),
-    "rd": dict(num_items=10, num_probe_items=20, dynamic_start_epoch=1),
-    "cd": dict(num_items=3, sample_num=15),
-    "rrd": dict(num_interesting=5, num_uninteresting=10, max_rank=20),
-    "ir_rrd": dict(num_interesting=5, num_uninteresting=10, max_rank=20, item_interesting=4,
-                   item_uninteresting=8),
-    "sld": dict(num_interesting=5, max_rank=20), "dcd": dict(num_items=5, max_rank=20),
-    "unkd": dict(num_groups=2, num_pairs=4, max_rank=20),
-    "rce_kd": dict(num_top=4, num_closure=4, max_rank=12),
-}
+SMALL = checks.SMALL_RANKING
 
 METHODS_PER_ROW = {
     "kd": [
