@@ -16,6 +16,8 @@ from kdtfrs._keras import tf
 # real entry of its list: its weight e^-100 relative to any real term (< 4e-44) is far below
 # the float32 and float64 rounding error, so it changes no result, and it keeps gradients finite.
 _NEGLIGIBLE_LOG_WEIGHT = 100.0
+# Rows spanning at most this many nats keep every e^{x - max} a normal float32 (> 1e-38).
+_MAX_SHIFTED_SPREAD = 80.0
 
 
 def relevance_entries(labels, mask):
@@ -80,18 +82,87 @@ def soft_cross_entropy(teacher_logits, student_logits, mask):
 def reverse_cumulative_logsumexp(values, mask):
     """log Σ_{real l >= k} e^{x_l} for every position k of the last axis.
 
-    Padded entries sit ``_NEGLIGIBLE_LOG_WEIGHT`` nats below the smallest real entry of the row
-    (a constant), so they add nothing at float precision and gradients stay finite. The result
-    at padded positions is meaningless: callers mask it.
+    Computed as ``log(cumsum(e^{x - max}, reverse)) + max`` per row (max of the row's real
+    entries, padded entries adding exactly 0), with the gradient
+    ``dL/dx_l = e^{x_l - max} Σ_{k <= l} g_k e^{max - r_k}``: one ``exp`` and one ``log`` per
+    entry, a fifth of the cost of ``tf.math.cumulative_logsumexp`` with its gradient. Both are
+    exact while every real term stays a normal float32 (``e^{x - max}`` >= e^-80), i.e. while
+    no row spans more than ``_MAX_SHIFTED_SPREAD`` nats; a batch with a wider row takes
+    ``tf.math.cumulative_logsumexp`` and its log-space gradient (padded entries then sit
+    ``_NEGLIGIBLE_LOG_WEIGHT`` nats below the row's smallest real entry: they add nothing at
+    float precision). The result at padded positions is meaningless: callers mask it.
     """
-    highest = tf.fill(tf.shape(values), values.dtype.max)
-    smallest = tf.reduce_min(tf.where(mask, values, highest), axis=-1, keepdims=True)
+    mask = tf.cast(mask, tf.bool)
     has_entries = tf.reduce_any(mask, axis=-1, keepdims=True)
-    fill = tf.stop_gradient(
-        tf.where(has_entries, smallest, tf.zeros_like(smallest)) - _NEGLIGIBLE_LOG_WEIGHT
+    highest = tf.fill(tf.shape(values), values.dtype.max)
+    lowest = tf.fill(tf.shape(values), values.dtype.min)
+    smallest = tf.reduce_min(tf.where(mask, values, highest), axis=-1, keepdims=True)
+    largest = tf.reduce_max(tf.where(mask, values, lowest), axis=-1, keepdims=True)
+    smallest = tf.stop_gradient(tf.where(has_entries, smallest, tf.zeros_like(smallest)))
+    largest = tf.stop_gradient(tf.where(has_entries, largest, tf.zeros_like(largest)))
+    narrow = tf.reduce_all(largest - smallest <= _MAX_SHIFTED_SPREAD)
+    filled = tf.where(mask, values, tf.broadcast_to(smallest - _NEGLIGIBLE_LOG_WEIGHT,
+                                                    tf.shape(values)))
+    return _suffix_logsumexp(filled, mask, largest, narrow)
+
+
+def _suffix_logsumexp(filled, mask, largest, narrow):
+    """The computation of :func:`reverse_cumulative_logsumexp` on ``filled`` values.
+
+    A custom gradient, so that the choice between the two ways (``tf.cond``) is not itself
+    differentiated: TensorFlow's gradient of ``cond`` keeps optional intermediates that its
+    graph type inference warns about at every trace.
+    """
+
+    @tf.custom_gradient
+    def suffix_logsumexp(values):
+        def shifted_sums():
+            terms = tf.where(mask, tf.exp(values - largest), tf.zeros_like(values))
+            sums = tf.math.cumsum(terms, axis=-1, reverse=True)
+            return tf.math.log(tf.where(sums > 0, sums, tf.ones_like(sums))) + largest
+
+        def scan():
+            return tf.math.cumulative_logsumexp(values, axis=-1, reverse=True)
+
+        result = tf.cond(narrow, shifted_sums, scan)
+
+        def gradient(upstream):
+            def shifted():
+                weights = tf.where(mask, tf.exp(largest - result), tf.zeros_like(result))
+                prefix = tf.math.cumsum(upstream * weights, axis=-1)
+                return tf.where(mask, tf.exp(values - largest), tf.zeros_like(values)) * prefix
+
+            def log_space():  # as TensorFlow's gradient of CumulativeLogsumexp
+                def part(signed):
+                    logs = tf.where(signed > 0, tf.math.log(tf.where(signed > 0, signed, 1.0)),
+                                    tf.fill(tf.shape(signed), -float("inf")))
+                    return tf.exp(tf.math.cumulative_logsumexp(logs - result, axis=-1) + values)
+
+                return part(upstream) - part(-upstream)
+
+            return tf.cond(narrow, shifted, log_space)
+
+        return result, gradient
+
+    return suffix_logsumexp(filled)
+
+
+def sorted_by_teacher(labels, mask, *tensors):
+    """``(labels, mask, *tensors)`` with each row's columns in :func:`teacher_order`.
+
+    When every row already is in that order (a sampler that lists items as the teacher ranks
+    them, as RRD's does), the stable sort would give the identity and is skipped.
+    """
+    mask = tf.cast(mask, tf.bool)
+    lowest = tf.fill(tf.shape(labels), tf.constant(-float("inf"), labels.dtype))
+    keys = tf.where(mask, labels, lowest)
+    in_order = tf.reduce_all(keys[:, :-1] >= keys[:, 1:])
+    order = tf.cond(
+        in_order,
+        lambda: tf.broadcast_to(tf.range(tf.shape(keys)[-1]), tf.shape(keys)),
+        lambda: tf.argsort(keys, axis=-1, direction="DESCENDING", stable=True),
     )
-    filled = tf.where(mask, values, tf.broadcast_to(fill, tf.shape(values)))
-    return tf.math.cumulative_logsumexp(filled, axis=-1, reverse=True)
+    return tuple(take_along_rows(tensor, order) for tensor in (labels, mask, *tensors))
 
 
 def teacher_order(labels, mask):

@@ -3,13 +3,12 @@
 from kdtfrs._keras import keras, tf
 from kdtfrs.losses._base import DistillationLoss
 from kdtfrs.losses._utils import (
-    take_along_rows,
     masked_log_softmax,
     masked_softmax,
     masked_sum,
     relevance_entries,
     sanitize,
-    teacher_order,
+    sorted_by_teacher,
 )
 from kdtfrs.validation import check_number
 
@@ -37,14 +36,13 @@ def blackd_loss(labels, logits, mask, rank_temperature=10.0, temperature=1.0):
     """
     mask = relevance_entries(labels, mask)
     labels, logits = sanitize(labels, mask), sanitize(logits, mask)
-    order = teacher_order(labels, mask)
-    sorted_mask = take_along_rows(mask, order)
-    sorted_ranked = sorted_mask & (take_along_rows(labels, order) > 0)
+    sorted_labels, sorted_mask, sorted_logits = sorted_by_teacher(labels, mask, logits)
+    sorted_ranked = sorted_mask & (sorted_labels > 0)
     positions = tf.cast(tf.range(1, tf.shape(logits)[-1] + 1), tf.float32)
     rank_logits = tf.broadcast_to(-positions / rank_temperature, tf.shape(logits))
     teacher_probabilities = masked_softmax(rank_logits, sorted_ranked)
     student_log_probabilities = masked_log_softmax(
-        take_along_rows(logits, order) / temperature, sorted_mask
+        sorted_logits / temperature, sorted_mask
     )
     return masked_sum(-teacher_probabilities * student_log_probabilities, sorted_ranked)
 

@@ -3,12 +3,11 @@
 from kdtfrs._keras import keras
 from kdtfrs.losses._base import DistillationLoss
 from kdtfrs.losses._utils import (
-    take_along_rows,
     masked_sum,
     reverse_cumulative_logsumexp,
     relevance_entries,
     sanitize,
-    teacher_order,
+    sorted_by_teacher,
 )
 
 
@@ -34,10 +33,8 @@ def rrd_loss(labels, logits, mask):
     """
     mask = relevance_entries(labels, mask)
     labels, logits = sanitize(labels, mask), sanitize(logits, mask)
-    order = teacher_order(labels, mask)
-    sorted_logits = take_along_rows(logits, order)
-    sorted_mask = take_along_rows(mask, order)
-    sorted_interesting = sorted_mask & (take_along_rows(labels, order) > 0)
+    sorted_labels, sorted_mask, sorted_logits = sorted_by_teacher(labels, mask, logits)
+    sorted_interesting = sorted_mask & (sorted_labels > 0)
     log_denominators = reverse_cumulative_logsumexp(sorted_logits, sorted_mask)
     return masked_sum(log_denominators - sorted_logits, sorted_interesting)
 
