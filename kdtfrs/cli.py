@@ -3,6 +3,8 @@
     kdtfrs train --dataset citeulike-t --model bpr_mf --dim 400 --output runs/teacher
     kdtfrs distill --method rrd --teacher runs/teacher --dim 20 --output runs/rrd
     kdtfrs evaluate --model-dir runs/rrd
+    kdtfrs tune --teacher runs/teacher --methods scratch rrd kd --weights 0.01 0.1 1 \
+        --dim 20 --output runs/weights                         # weights chosen on validation
     kdtfrs pipeline run --data movielens-100k --method rrd     # the TFX pipeline, locally
     kdtfrs demo
 
@@ -27,7 +29,7 @@ from kdtfrs.strategy import NAMES as STRATEGIES
 from kdtfrs.validation import check_number
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-COMMANDS = ("train", "distill", "evaluate", "demo", "pipeline", "export")
+COMMANDS = ("train", "distill", "tune", "evaluate", "demo", "pipeline", "export")
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -112,7 +114,8 @@ def _add_data_args(parser, recorded=False):
                        help="the CSV's first row is data, not column names")
 
 
-def _add_fit_args(parser, epochs=50):
+def _add_fit_args(parser, epochs=50, sweep=False):
+    """The training flags; ``sweep``: --lr takes several values, each one tried."""
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=_number("--epochs", integer=True, minimum=1),
                        default=epochs, help="maximum epochs")
@@ -120,8 +123,10 @@ def _add_fit_args(parser, epochs=50):
                        default=2048,
                        help="training pairs per step (per replica with --strategy mirrored or "
                             "multi_worker)")
-    group.add_argument("--lr", type=_number("--lr", above=0), default=1e-3,
-                       help="Adam learning rate")
+    group.add_argument("--lr", type=_number("--lr", above=0),
+                       **({"nargs": "+", "default": [1e-3], "help": "Adam learning rates to "
+                           "try (each with every weight and --l2)"} if sweep else
+                          {"default": 1e-3, "help": "Adam learning rate"}))
     group.add_argument("--negatives", type=_number("--negatives", integer=True, minimum=1),
                        default=1, help="negatives per training pair")
     group.add_argument("--patience", type=_number("--patience", integer=True, minimum=1),
@@ -143,7 +148,8 @@ def _add_fit_args(parser, epochs=50):
                             "(docs/distributed.md)")
 
 
-def _add_backbone_args(parser, dim):
+def _add_backbone_args(parser, dim, sweep=False):
+    """The model flags; ``sweep``: --l2 takes several values, each one tried."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", choices=("bpr_mf", "lightgcn"), default="bpr_mf",
                        help="backbone")
@@ -151,8 +157,11 @@ def _add_backbone_args(parser, dim):
                        help="embedding dimension")
     group.add_argument("--layers", type=_number("--layers", integer=True, minimum=0), default=3,
                        help="LightGCN propagation layers")
-    group.add_argument("--l2", type=_number("--l2", minimum=0), default=1e-4,
-                       help="weight of the per-batch L2 penalty on the embeddings used")
+    group.add_argument("--l2", type=_number("--l2", minimum=0),
+                       **({"nargs": "+", "default": [1e-4], "help": "weights of the per-batch "
+                           "L2 penalty to try (each with every weight and --lr)"} if sweep else
+                          {"default": 1e-4, "help": "weight of the per-batch L2 penalty on the "
+                           "embeddings used"}))
     group.add_argument("--loss", choices=("bpr", "softmax"), default="bpr", help="base loss")
 
 
@@ -215,6 +224,39 @@ def build_parser(method_ids=METHOD_IDS) -> argparse.ArgumentParser:
     _add_fit_args(distill)
     _add_output_args(distill, "student model")
     _add_data_args(distill, recorded=True)
+
+    tune = add("tune", help="choose distillation weights (and the student's --lr and --l2) on "
+               "validation data: one student per setting, a table and a plot in OUTPUT")
+    tune.add_argument("--teacher", required=True,
+                      help="teacher model directory (from `kdtfrs train`); the students use its "
+                           "data and split")
+    tune.add_argument("--methods", nargs="+", required=True, metavar="METHOD",
+                      choices=["scratch", *method_ids] if method_ids else None,
+                      help="method ids to tune; scratch: the student without distillation, "
+                           "once per --lr and --l2")
+    tune.add_argument("--weights", nargs="+", type=_number("--weights", above=0), metavar="W",
+                      help="distillation weights to try, e.g. 0.001 0.01 0.1 1 (no default; "
+                           "needed unless --methods is only scratch)")
+    tune.add_argument("--param", action="append", metavar="KEY=VALUE",
+                      help="another hyperparameter of the method (one distillation method "
+                           "only; repeatable; default: the method's defaults)")
+    tune.add_argument("--config", help="YAML or JSON file of the method's other "
+                      "hyperparameters (one distillation method only; default: none)")
+    tune.add_argument("--hold-out", type=_number("--hold-out", above=0), default=0.1,
+                      metavar="FRACTION",
+                      help="data without a validation part (gowalla): hold out this fraction "
+                           "of each user's training items as validation, and retrain the "
+                           "teacher without them (in OUTPUT/teacher-held-out)")
+    _add_backbone_args(tune, dim=20, sweep=True)
+    _add_fit_args(tune, sweep=True)
+    group = tune.add_argument_group("output")
+    group.add_argument("--output", required=True,
+                       help="sweep folder: trials.json, table.md, validation.svg; rerun the "
+                            "same command to continue an interrupted or extended sweep")
+    group.add_argument("--overwrite", action="store_true",
+                       help="start the sweep in OUTPUT again (removes only the files a sweep "
+                            "writes there)")
+    _add_data_args(tune, recorded=True)
 
     evaluate = add("evaluate", help="full-ranking evaluation of a saved model")
     evaluate.add_argument("--model-dir", required=True, help="model directory")

@@ -39,8 +39,9 @@ _UNRECORDED = {"distribution": {"strategy": "default", "replicas": 1}}  # runs b
 
 def run(args) -> int:
     """Runs the parsed command; returns the exit status (messages go to stderr)."""
-    command = {"train": cmd_train, "distill": cmd_distill, "evaluate": cmd_evaluate,
-               "demo": cmd_demo, "pipeline": cmd_pipeline, "export": cmd_export}[args.command]
+    command = {"train": cmd_train, "distill": cmd_distill, "tune": cmd_tune,
+               "evaluate": cmd_evaluate, "demo": cmd_demo, "pipeline": cmd_pipeline,
+               "export": cmd_export}[args.command]
     prefix = f"kdtfrs {args.command}"
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # e.g. retracing notes
     with _warnings_as_messages(prefix):
@@ -132,6 +133,12 @@ def cmd_distill(args):
                 extra={**_run_info("distill"), "teacher_dir": settings["teacher"]["path"]})
         run_dir.commit()
     _print_metrics(f"test metrics ({args.output})", result["test"])
+
+
+def cmd_tune(args):
+    from kdtfrs.tune_command import cmd_tune as run_sweep
+
+    return run_sweep(args)
 
 
 def cmd_evaluate(args):

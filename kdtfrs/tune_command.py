@@ -1,0 +1,138 @@
+"""``kdtfrs tune``: distillation weights chosen on validation data (``kdtfrs.tuning``).
+
+    kdtfrs tune --teacher runs/teacher --methods scratch rrd kd --weights 0.01 0.1 1 \\
+        --dim 20 --lr 0.005 --l2 0.01 --output runs/weights
+
+One student per (method, weight, --lr, --l2), each with early stopping on the validation
+NDCG@20; OUTPUT gets trials.json (a record per finished trial), table.md and validation.svg.
+The sweep's settings (teacher, data, student, training) are kept in OUTPUT/sweep.json: a rerun
+with the same settings skips finished trials and resumes the interrupted one, so a sweep can
+be extended with more weights or methods; other settings are refused (use another OUTPUT, or
+--overwrite).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import pathlib
+import shutil
+import sys
+
+from kdtfrs import model_dir, tuning
+from kdtfrs.atomic_files import write_json
+from kdtfrs.commands import _parse_params, _repointed
+from kdtfrs.experiment import BackboneSpec, load_teacher
+from kdtfrs.fitting import MONITOR, FitConfig
+
+SETTINGS_FILE = "sweep.json"
+SWEEP_ENTRIES = (SETTINGS_FILE, tuning.TRIALS_FILE, tuning.TABLE_FILE, tuning.PLOT_FILE,
+                 tuning.WORK_DIR, tuning.HELD_OUT_TEACHER)
+
+
+def cmd_tune(args):
+    if args.strategy != "default":
+        raise ValueError("kdtfrs tune trains its students one after another on one device; "
+                         "leave out --strategy (or use `kdtfrs distill --strategy ...` for a "
+                         "single run).")
+    methods = list(dict.fromkeys(args.methods))
+    distilled = [method for method in methods if method != tuning.SCRATCH]
+    if distilled and not args.weights:
+        raise ValueError(f"--weights is needed to tune {', '.join(distilled)}: give the "
+                         "weights to try, e.g. --weights 0.001 0.01 0.1 1.")
+    params = _parse_params(args)
+    if params and len(distilled) != 1:
+        raise ValueError("--param/--config apply to one distillation method; tune the methods "
+                         "one at a time to give each its own hyperparameters.")
+    output, teacher_dir = pathlib.Path(args.output), pathlib.Path(args.teacher)
+    _check_output(output, teacher_dir)
+    trials = tuning.trial_grid(methods, args.weights or [], args.lr, args.l2)
+    if args.overwrite:
+        _remove_sweep(output)
+    teacher, split, spec = load_teacher(teacher_dir, **_repointed(args))
+    student = BackboneSpec(args.model, args.dim, args.layers, args.l2[0], args.loss)
+    fit = FitConfig(epochs=args.epochs, batch_size=args.batch_size,
+                    learning_rate=args.lr[0], num_negatives=args.negatives,
+                    patience=args.patience, eval_every=args.eval_every, seed=args.seed,
+                    optimizer=args.optimizer)
+    held_out = not split.valid.nnz
+    settings = {
+        "teacher": {"path": str(teacher_dir.absolute()), "model.json sha256": hashlib.sha256(
+            (teacher_dir / model_dir.MODEL_FILE).read_bytes()).hexdigest()},
+        "data": spec.record(split),
+        "student": {**dataclasses.asdict(student), "l2": "per trial"},
+        "fit": {**dataclasses.asdict(fit), "learning_rate": "per trial"},
+        "params": {distilled[0]: params} if params else {},
+        "validation": f"{args.hold_out:g} of the training pairs held out" if held_out
+        else "the validation part",
+    }
+    _begin(output, settings)
+    if held_out:
+        print(f"kdtfrs tune: {split.name} has no validation part: holding out "
+              f"{args.hold_out:g} of each user's training items, and training the teacher "
+              f"again without them ({output / tuning.HELD_OUT_TEACHER})", file=sys.stderr)
+        split = tuning.held_out_split(split, args.hold_out)
+        teacher = tuning.retrain_teacher(teacher_dir, split, spec,
+                                         output / tuning.HELD_OUT_TEACHER, args.verbose)
+    teacher_score = tuning.teacher_validation_score(teacher, split)
+    sweep = tuning.Sweep(output)
+    done = sum(sweep.record(trial) is not None for trial in trials)
+    print(f"kdtfrs tune: {len(trials)} trials ({done} already done); teacher validation "
+          f"NDCG@20 {teacher_score:.4f}", flush=True)
+    sweep.run(teacher, split, spec, trials, student, fit, params=settings["params"],
+              teacher_score=teacher_score, verbose=args.verbose,
+              report=lambda line: print(line, flush=True))
+    sweep.write_summaries(teacher_score)
+    print("\nbest per method (validation NDCG@20):")
+    for method, record in sorted(sweep.best().items()):
+        print(f"  {method:>12}: {record[MONITOR]:.4f}  weight {record['weight']:g}, lr "
+              f"{record['learning_rate']:g}, l2 {record['l2']:g}")
+    print(f"table: {output / tuning.TABLE_FILE}\nplot:  {output / tuning.PLOT_FILE}")
+
+
+def _check_output(output, teacher_dir) -> None:
+    if output.exists() and not output.is_dir():
+        raise ValueError(f"--output {output} is a file; give a folder for the sweep.")
+    teacher = teacher_dir.resolve()
+    target = output.resolve()
+    if target == teacher or teacher in target.parents or target in teacher.parents:
+        raise ValueError(f"--output {output} overlaps the teacher directory {teacher_dir}; "
+                         "write the sweep elsewhere.")
+
+
+def _begin(output, settings) -> None:
+    """Records the sweep's settings, or checks them against those of the sweep in OUTPUT."""
+    path = output / SETTINGS_FILE
+    settings = json.loads(json.dumps(settings))
+    if path.exists():
+        try:
+            recorded = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            raise ValueError(f"{path} is damaged; start the sweep again with --overwrite.") \
+                from None
+        changed = sorted(key for key in set(settings) | set(recorded)
+                         if settings.get(key) != recorded.get(key))
+        if changed:
+            raise ValueError(
+                f"--output {output} holds a sweep with other settings ({', '.join(changed)} "
+                "differ); its trials would not compare with these. Use another --output, or "
+                "--overwrite to start it again.")
+        return
+    stray = [entry for entry in SWEEP_ENTRIES if (output / entry).exists()]
+    if stray:
+        raise ValueError(f"--output {output} holds {', '.join(stray)} but no {SETTINGS_FILE}: "
+                         "not a sweep this command can continue; use another --output, or "
+                         "--overwrite.")
+    output.mkdir(parents=True, exist_ok=True)
+    write_json(path, settings)
+
+
+def _remove_sweep(output) -> None:
+    """Removes what a sweep writes in ``output`` (and nothing else)."""
+    for entry in SWEEP_ENTRIES:
+        path = output / entry
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()

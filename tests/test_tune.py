@@ -1,0 +1,174 @@
+"""Weight sweeps: kdtfrs.tuning, its SVG plot and the `kdtfrs tune` command."""
+
+import json
+import xml.etree.ElementTree as ElementTree
+
+import numpy as np
+import pytest
+
+from kdtfrs import tuning
+from kdtfrs.data import Interactions, load_dataset, split_random
+from kdtfrs.provenance import DataSpec
+from kdtfrs.tuning_plot import validation_plot
+from tests.run_helpers import FAST, digests, run, save_untrained, write_csv
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def record(method, weight, score, lr=1e-3, l2=1e-4, **extra):
+    return {"method": method, "weight": weight, "learning_rate": lr, "l2": l2,
+            "val_ndcg@20": score, "best_epoch": 2, "epochs": 3, "seconds_per_epoch": 0.5,
+            **extra}
+
+
+def test_trial_grid_tries_scratch_once_per_rate_and_l2():
+    trials = tuning.trial_grid(["scratch", "kd", "kd"], [0.1, 0.01], [1e-3, 5e-3], [1e-4])
+    assert [(t.method, t.weight, t.learning_rate) for t in trials] == [
+        ("scratch", 0.0, 1e-3), ("scratch", 0.0, 5e-3),
+        ("kd", 0.01, 1e-3), ("kd", 0.01, 5e-3), ("kd", 0.1, 1e-3), ("kd", 0.1, 5e-3)]
+    assert trials[2].name == "kd-w0.01-lr0.001-l20.0001"
+
+
+@pytest.mark.parametrize("methods, weights, message", [
+    (["rrd"], [0.0], "weight"),
+    (["rrd"], [], "weights"),
+    (["nope"], [0.1], "unknown method 'nope'"),
+    ([], [0.1], "at least one method"),
+])
+def test_trial_grid_refuses_bad_settings(methods, weights, message):
+    with pytest.raises(ValueError, match=message):
+        tuning.trial_grid(methods, weights)
+
+
+def test_table_marks_each_methods_best_and_shows_divergence():
+    records = [record("kd", 0.1, 0.02), record("kd", 1.0, 0.03), record("scratch", 0.0, 0.025),
+               {**record("rrd", 10.0, None), "diverged": "loss became NaN"}]
+    sweep_best = {"kd": records[1], "scratch": records[2]}
+    text = tuning.table(records, sweep_best, teacher_score=0.04)
+    lines = text.splitlines()
+    assert "Teacher: 0.0400." in lines
+    body = [line for line in lines if line.startswith("| ") and "---" not in line][1:]
+    assert [line.split(" | ")[0] for line in body] == ["| scratch", "| kd", "| kd", "| rrd"]
+    assert body[1].endswith("| yes |") and "0.0300" in body[1]
+    assert "diverged" in body[3]
+
+
+def test_plot_draws_a_line_per_method_and_the_references():
+    records = [record("kd", 0.1, 0.02), record("kd", 1.0, 0.03), record("kd", 1.0, 0.01, lr=5e-3),
+               record("rrd", 0.01, 0.028), record("scratch", 0.0, 0.025),
+               {**record("rrd", 10.0, None), "diverged": "NaN"}]
+    root = ElementTree.fromstring(validation_plot(records, teacher_score=0.04))
+    lines = root.findall(f"{SVG}polyline")
+    assert len(lines) == 2  # kd and rrd; scratch is a reference line
+    assert len(lines[0].get("points").split()) == 2  # kd at 0.1 and 1 (its best at 1)
+    labels = [text.text for text in root.iter(f"{SVG}text")]
+    assert "scratch (best) 0.0250" in labels and "teacher 0.0400" in labels
+
+
+def test_plot_of_an_empty_sweep_says_so():
+    root = ElementTree.fromstring(validation_plot([record("scratch", 0.0, 0.02)]))
+    assert any("no distillation trial" in (text.text or "") for text in root.iter(f"{SVG}text"))
+
+
+# -- the command and the held-out teacher -----------------------------------------------------
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tune")
+    csv = write_csv(folder / "events.csv")
+    assert run("train", "--dataset", csv, "--epochs", 2, "--output", folder / "teacher",
+               *FAST) == 0
+    return folder / "teacher"
+
+
+SWEEP = ["--epochs", "2", "--dim", "4", "--batch-size", "128", "--verbose", "0"]
+
+
+@pytest.mark.slow
+def test_tune_writes_records_table_and_plot_and_continues(teacher, tmp_path, capsys):
+    output = tmp_path / "sweep"
+    assert run("tune", "--teacher", teacher, "--methods", "scratch", "kd", "--weights", 0.01,
+               0.1, "--output", output, *SWEEP) == 0
+    records = json.loads((output / "trials.json").read_text())
+    assert sorted((r["method"], r["weight"]) for r in records) == [
+        ("kd", 0.01), ("kd", 0.1), ("scratch", 0.0)]
+    assert all(0 <= r["val_ndcg@20"] <= 1 for r in records)
+    assert (output / "table.md").read_text().count("| kd |") == 2
+    ElementTree.fromstring((output / "validation.svg").read_text())
+    assert not list((output / "work").iterdir())  # finished trials leave no work area
+    assert "best per method" in capsys.readouterr().out
+
+    # Extending the sweep trains only the new trial.
+    assert run("tune", "--teacher", teacher, "--methods", "scratch", "kd", "--weights", 0.01,
+               0.1, 1.0, "--output", output, *SWEEP) == 0
+    out = capsys.readouterr().out
+    assert "3 trials" not in out and "4 trials (3 already done)" in out
+    assert [line[:6] for line in out.splitlines() if line.startswith("[")] == ["[4/4] "]
+    assert len(json.loads((output / "trials.json").read_text())) == 4
+
+
+@pytest.mark.slow
+def test_tune_refuses_other_settings_in_the_same_output(teacher, tmp_path, capsys):
+    output = tmp_path / "sweep"
+    assert run("tune", "--teacher", teacher, "--methods", "scratch", "--output", output,
+               *SWEEP) == 0
+    before = digests(output)
+    assert run("tune", "--teacher", teacher, "--methods", "scratch", "--output", output,
+               *SWEEP, "--epochs", "3") == 2
+    assert "other settings (fit differ)" in capsys.readouterr().err
+    assert digests(output) == before
+    (output / "notes.txt").write_text("mine")
+    assert run("tune", "--teacher", teacher, "--methods", "scratch", "--output", output,
+               *SWEEP, "--epochs", "3", "--overwrite") == 0
+    assert json.loads((output / "sweep.json").read_text())["fit"]["epochs"] == 3
+    assert (output / "notes.txt").read_text() == "mine"  # not the sweep's: kept
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--methods", "kd"], "--weights is needed to tune kd"),
+    (["--methods", "kd", "rrd", "--weights", "0.1", "--param", "temperature=2"],
+     "one distillation method"),
+    (["--methods", "kd", "--weights", "0.1", "--strategy", "mirrored"], "one device"),
+])
+def test_tune_usage_errors(teacher, tmp_path, capsys, flags, message):
+    assert run("tune", "--teacher", teacher, "--output", tmp_path / "sweep", *flags) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_tune_refuses_an_output_inside_the_teacher(teacher, capsys):
+    before = digests(teacher)
+    assert run("tune", "--teacher", teacher, "--methods", "scratch",
+               "--output", teacher / "sweep") == 2
+    assert "overlaps the teacher directory" in capsys.readouterr().err
+    assert digests(teacher) == before
+
+
+def without_validation(split):
+    """The interactions of ``split`` split again 8:0:2 (no validation part, like Gowalla's)."""
+    pairs = [part.to_pairs() for part in (split.train, split.valid, split.test)]
+    users, items = (np.concatenate(arrays) for arrays in zip(*pairs))
+    interactions = Interactions(users, items, np.arange(users.size, dtype=np.float64),
+                                split.user_ids, split.item_ids, split.name)
+    return split_random(interactions, ratios=(0.8, 0.0, 0.2))
+
+
+@pytest.mark.slow
+def test_held_out_validation_retrains_the_teacher_once(teacher, tmp_path):
+    spec = DataSpec(str(teacher.parent / "events.csv"))
+    given = without_validation(spec.load())
+    held = tuning.held_out_split(given, fraction=0.2)
+    assert held.valid.nnz > 0 and held.train.nnz < given.train.nnz
+    assert tuning.held_out_split(held, fraction=0.2) is held  # has a validation part
+    output = tmp_path / "teacher-held-out"
+    model = tuning.retrain_teacher(teacher, held, spec, output)
+    assert model.embedding_dim == 4
+    saved = digests(output)
+    tuning.retrain_teacher(teacher, held, spec, output)  # reused, not trained again
+    assert digests(output) == saved
+
+
+def test_a_teacher_without_training_settings_cannot_be_retrained(tmp_path):
+    untrained = save_untrained(tmp_path / "teacher", "synthetic")
+    split = load_dataset("synthetic")
+    with pytest.raises(ValueError, match="records no training settings"):
+        tuning.retrain_teacher(untrained, split, DataSpec("synthetic"), tmp_path / "held")
