@@ -58,16 +58,17 @@ def cmd_tune(args):
                     optimizer=args.optimizer)
     held_out = not split.valid.nnz
     settings = {
-        "teacher": {"path": str(teacher_dir.absolute()), "model.json sha256": hashlib.sha256(
+        "teacher": {"model.json sha256": hashlib.sha256(
             (teacher_dir / model_dir.MODEL_FILE).read_bytes()).hexdigest()},
-        "data": spec.record(split),
+        "data": spec.record(split)["fingerprint"],
         "student": {**dataclasses.asdict(student), "l2": "per trial"},
         "fit": {**dataclasses.asdict(fit), "learning_rate": "per trial"},
         "params": {distilled[0]: params} if params else {},
         "validation": f"{args.hold_out:g} of the training pairs held out" if held_out
         else "the validation part",
     }
-    _begin(output, settings)
+    where = {"teacher": str(teacher_dir.absolute()), "data": spec.record(split)}
+    _begin(output, settings, where)
     if held_out:
         print(f"kdtfrs tune: {split.name} has no validation part: holding out "
               f"{args.hold_out:g} of each user's training items, and training the teacher "
@@ -101,8 +102,13 @@ def _check_output(output, teacher_dir) -> None:
                          "write the sweep elsewhere.")
 
 
-def _begin(output, settings) -> None:
-    """Records the sweep's settings, or checks them against those of the sweep in OUTPUT."""
+def _begin(output, settings, where) -> None:
+    """Records the sweep's settings, or checks them against those of the sweep in OUTPUT.
+
+    ``where`` (the teacher's path, the data's location) is kept for the reader but not
+    compared: a sweep continues with its teacher and data moved, as long as they are the same
+    (model.json's hash, the data's fingerprint).
+    """
     path = output / SETTINGS_FILE
     settings = json.loads(json.dumps(settings))
     if path.exists():
@@ -111,6 +117,7 @@ def _begin(output, settings) -> None:
         except json.JSONDecodeError:
             raise ValueError(f"{path} is damaged; start the sweep again with --overwrite.") \
                 from None
+        recorded.pop("where", None)
         changed = sorted(key for key in set(settings) | set(recorded)
                          if settings.get(key) != recorded.get(key))
         if changed:
@@ -125,7 +132,7 @@ def _begin(output, settings) -> None:
                          "not a sweep this command can continue; use another --output, or "
                          "--overwrite.")
     output.mkdir(parents=True, exist_ok=True)
-    write_json(path, settings)
+    write_json(path, {**settings, "where": where})
 
 
 def _remove_sweep(output) -> None:

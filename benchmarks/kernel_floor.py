@@ -1,0 +1,88 @@
+"""What the kernels a distillation step is made of cost alone, on this machine.
+
+    python benchmarks/kernel_floor.py                    # CiteULike-t's item table, N = 300
+    python benchmarks/kernel_floor.py --items 40981 --rows-per-example 150
+
+The floor under a method that distils N items for each of B rows (benchmarks/step_profile.py):
+the gather of the B x N student rows, the scatter-add of their gradients into the item table
+(``unsorted_segment_sum``, what the gather's gradient becomes in the optimizer), and Keras'
+de-duplication of those rows (``tf.unique`` + segment sum) before LazyAdam's row update; with
+XLA where it compiles. Also the list loss's reverse cumulative log-sum-exp, TensorFlow's
+``cumulative_logsumexp`` against kdtfrs' shifted-sum form, each forward and with its gradient.
+Random data of the given shapes (cost does not depend on values); fastest of 5 rounds of
+``--repeats`` calls. Records: benchmarks/results/kernel_floor.json (one per kernel and shape;
+rerun to replace).
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks.arguments import benchmark_parser  # noqa: E402
+from benchmarks.records import ResultsFile  # noqa: E402
+from benchmarks.step_cost import milliseconds_per_call  # noqa: E402
+from kdtfrs._keras import tf  # noqa: E402
+from kdtfrs.losses._utils import reverse_cumulative_logsumexp  # noqa: E402
+
+
+def kernels(table_rows, batch, count, dim):
+    """{name: a function of no argument} for the kernels of the module docstring."""
+    rows = batch * count
+    table = tf.random.normal([table_rows, dim])
+    indices = tf.random.uniform([rows], 0, table_rows, tf.int32)
+    values = tf.random.normal([rows, dim])
+    scores = tf.random.normal([batch, count])
+    mask = tf.ones([batch, count], tf.bool)
+
+    def with_gradient(function):
+        def run():
+            with tf.GradientTape() as tape:
+                tape.watch(scores)
+                total = tf.reduce_sum(function(scores))
+            return tape.gradient(total, scores)
+        return run
+
+    def deduplicate():
+        unique, positions = tf.unique(indices)
+        return tf.math.unsorted_segment_sum(values, positions, tf.shape(unique)[0])
+
+    plain = {
+        "gather": lambda: tf.gather(table, indices),
+        "scatter_add": lambda: tf.math.unsorted_segment_sum(values, indices, table_rows),
+        "keras_deduplication": deduplicate,
+        "cumulative_logsumexp": lambda: tf.math.cumulative_logsumexp(scores, axis=-1,
+                                                                      reverse=True),
+        "cumulative_logsumexp+gradient": with_gradient(
+            lambda x: tf.math.cumulative_logsumexp(x, axis=-1, reverse=True)),
+        "shifted_sums": lambda: reverse_cumulative_logsumexp(scores, mask),
+        "shifted_sums+gradient": with_gradient(lambda x: reverse_cumulative_logsumexp(x, mask)),
+    }
+    compiled = {name: tf.function(function) for name, function in plain.items()}
+    for name in ("gather", "scatter_add"):
+        compiled[f"{name} (XLA)"] = tf.function(plain[name], jit_compile=True)
+    return compiled
+
+
+def main(argv=None):
+    parser = benchmark_parser(__doc__, "kernel_floor.json", trains=False)
+    parser.add_argument("--items", type=int, default=25181, help="item table rows")
+    parser.add_argument("--batch", type=int, default=2048, help="rows per step (B)")
+    parser.add_argument("--rows-per-example", type=int, default=300, help="items per row (N)")
+    parser.add_argument("--dim", type=int, default=20, help="student embedding width")
+    parser.add_argument("--repeats", type=int, default=20)
+    args = parser.parse_args(argv)
+    results = ResultsFile(args.results, ("kernel", "items", "batch", "rows_per_example", "dim"))
+    shape = {"items": args.items, "batch": args.batch, "rows_per_example": args.rows_per_example,
+             "dim": args.dim}
+    for name, function in kernels(args.items, args.batch, args.rows_per_example,
+                                  args.dim).items():
+        ms = milliseconds_per_call(function, args.repeats)
+        results.add({"kernel": name, **shape, "ms": round(ms, 2)})
+        print(f"{name:<32}{ms:>8.1f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main()
