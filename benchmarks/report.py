@@ -272,6 +272,44 @@ def step_cost_section(records):
     return lines + [""]
 
 
+def step_profile_section(records):
+    """Where a step's time goes, per method (benchmarks/step_profile.py)."""
+    lines = ["## Where a training step spends its time", "",
+             "Command: `python benchmarks/step_profile.py --repeats 20` (one fixed batch of "
+             "2048, compiled functions that each add one phase to the previous one; a phase "
+             "is the difference of two timings, so a small one can read 0 within noise). "
+             "`forward` holds sampling and scores for tasks that are not one sampling -> "
+             "scores -> loss chain (blank columns).", ""]
+    if not records:
+        return lines + ["No record yet.", ""]
+    phases = ("sampling", "scores", "forward", "gradient", "update")
+    lines += ["| dataset | device | optimizer | XLA | method | ms per step | x scratch | "
+              + " | ".join(f"{phase} ms" for phase in phases) + " |",
+              "|---|---|---|---|---|---|---|" + "---|" * len(phases)]
+    for r in records:
+        cells = " | ".join(f"{r[phase + '_ms']:.1f}" if phase + "_ms" in r else ""
+                           for phase in phases)
+        lines.append(f"| {r['dataset']} | {r['device']} | {r['optimizer']} | "
+                     f"{'yes' if r['jit'] else 'no'} | {r['method']} | {r['step_ms']:.1f} | "
+                     f"{r['x_scratch']:.1f} | {cells} |")
+    return lines + [""]
+
+
+def kernel_floor_section(records):
+    """The kernels under a distillation step, alone (benchmarks/kernel_floor.py)."""
+    lines = ["## The kernels under a step", "",
+             "Command: `python benchmarks/kernel_floor.py` (random data of the shapes of a "
+             "CiteULike-t step that distils N items per row: the gather of B x N item rows, "
+             "the scatter-add of their gradients, Keras' de-duplication of those rows, and "
+             "the list loss's reverse cumulative log-sum-exp; fastest of 5 rounds).", ""]
+    if not records:
+        return lines + ["No record yet.", ""]
+    lines += ["| kernel | items | B | N | dim | ms |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['kernel']} | {r['items']} | {r['batch']} | {r['rows_per_example']} | "
+              f"{r['dim']} | {r['ms']:.1f} |" for r in records]
+    return lines + [""]
+
+
 SERVING_CATALOGUES = ("gowalla", "gowalla-svd", "synthetic-1m", "gowalla-svd-1m")
 
 
@@ -422,6 +460,8 @@ def main():
     if earlier:
         lines += distill_section("citeulike-t", earlier, SUPERSEDED_TITLE, SUPERSEDED_PREAMBLE)
     lines += step_cost_section(load("step_cost"))
+    lines += step_profile_section(load("step_profile"))
+    lines += kernel_floor_section(load("kernel_floor"))
     lines += serving_section(load("serving"))
     lines += pipeline_section(load("pipeline"))
     notes = HERE / "notes.md"

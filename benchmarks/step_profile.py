@@ -1,0 +1,152 @@
+"""Where one training step of each method spends its time: sampling, gathers, loss, gradient, update.
+
+    python benchmarks/step_profile.py                       # CiteULike-t, every method
+    python benchmarks/step_profile.py --methods rrd dcd --optimizer adam --jit
+
+One fixed batch (``bpr_triples``, batch 2048), a 20-d BPR-MF student and an untrained 400-d
+teacher (cost does not depend on the teacher's weights). Five compiled ``tf.function``s are
+timed for each method, each a prefix of the next one's work:
+
+    sampling   the task's ``targets`` (items and teacher signal of every row)
+    scores     + the gather of the student rows of those items and their scores
+    forward    + the student's base loss and the task's loss (the loss value of the step)
+    gradient   + ``tape.gradient`` of that value
+    update     + the optimizer's update (the whole training step)
+
+Each phase is the difference of two consecutive timings; scratch is the BPR step alone.
+Tasks whose loss is not one ``targets -> scores -> loss`` chain (several terms, projectors)
+report sampling and scores as part of ``forward``. Every timing is the fastest of 5 rounds of
+``--repeats`` calls after a warm-up (``benchmarks.step_cost.milliseconds_per_call``); run it
+on a quiet machine. ``--optimizer`` and ``--jit`` (XLA for every function) show how much of a
+step the update and TensorFlow's own kernels set. Records: benchmarks/results/step_profile.json,
+one per (dataset, method, optimizer, jit); rerun to replace.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks.arguments import benchmark_parser  # noqa: E402
+from benchmarks.records import ResultsFile  # noqa: E402
+from benchmarks.step_cost import milliseconds_per_call  # noqa: E402
+from kdtfrs import tasks  # noqa: E402
+from kdtfrs._keras import keras, tf  # noqa: E402
+from kdtfrs.data import bpr_triples, load_dataset  # noqa: E402
+from kdtfrs.embeddings import Embeddings  # noqa: E402
+from kdtfrs.models import BPRMF, LazyAdam  # noqa: E402
+from kdtfrs.signals import TeacherSignals  # noqa: E402
+from kdtfrs.tasks.base import DistillationTask  # noqa: E402
+
+PHASES = ("sampling", "scores", "forward", "gradient", "update")
+OPTIMIZERS = {"lazy_adam": LazyAdam, "adam": keras.optimizers.Adam}
+
+
+def splits_into_chain(task) -> bool:
+    """Whether the task's loss is the base class's ``targets -> scores -> loss`` chain."""
+    return (type(task).weighted_loss is DistillationTask.weighted_loss
+            and type(task).per_row_loss is DistillationTask.per_row_loss)
+
+
+def phase_functions(student, optimizer, batch, task, jit):
+    """The five prefixes of one step (module docstring), as compiled functions of no argument."""
+    seed = tf.constant([1, 2], tf.int64)
+    compile_ = tf.function(jit_compile=jit)
+
+    def loss_value():
+        tables = student.embeddings(training=True)
+        loss = student.compute_loss(batch, training=True, embeddings=tables)
+        if task is not None:
+            view = Embeddings.from_tables(*tables)
+            loss += tf.reduce_mean(task.weighted_loss(batch, view, seed))
+        return loss
+
+    def sampling():
+        items, labels = task.targets(batch, seed)
+        return tf.reduce_sum(items), tf.reduce_sum(labels)
+
+    def scores():
+        items, labels = task.targets(batch, seed)
+        scores = Embeddings.of(student, training=True).score(batch["user"], items)
+        return tf.reduce_sum(scores), tf.reduce_sum(labels)  # labels too: nothing is pruned
+
+    def gradient():
+        with tf.GradientTape() as tape:
+            loss = loss_value()
+        return [tf.reduce_sum(tf.convert_to_tensor(g.values if isinstance(g, tf.IndexedSlices)
+                                                   else g))
+                for g in tape.gradient(loss, student.trainable_variables)]
+
+    def step():
+        with tf.GradientTape() as tape:
+            loss = loss_value()
+        variables = student.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+
+    functions = {"forward": loss_value, "gradient": gradient, "update": step}
+    if task is not None and splits_into_chain(task):
+        functions = {"sampling": sampling, "scores": scores, **functions}
+    return {name: compile_(function) for name, function in functions.items()}
+
+
+def profile(student, optimizer, batch, task, jit, repeats):
+    """{phase: ms} for one method (module docstring); phases it cannot split are absent."""
+    cumulative = {name: milliseconds_per_call(function, repeats)
+                  for name, function in phase_functions(student, optimizer, batch, task,
+                                                        jit).items()}
+    split, previous = {}, 0.0
+    for phase in PHASES:
+        if phase in cumulative:
+            split[phase] = max(cumulative[phase] - previous, 0.0)
+            previous = cumulative[phase]
+    return split, cumulative["update"]
+
+
+def main(argv=None):
+    parser = benchmark_parser(__doc__, "step_profile.json", trains=False)
+    parser.add_argument("--dataset", default="citeulike-t")
+    parser.add_argument("--teacher-dim", type=int, default=400)
+    parser.add_argument("--student-dim", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--methods", nargs="+", default=list(tasks.METHODS),
+                        choices=list(tasks.METHODS))
+    parser.add_argument("--optimizer", default="lazy_adam", choices=sorted(OPTIMIZERS))
+    parser.add_argument("--jit", action="store_true", help="compile every function with XLA")
+    args = parser.parse_args(argv)
+
+    split = load_dataset(args.dataset)
+    teacher = BPRMF(split.num_users, split.num_items, args.teacher_dim, seed=0)
+    student = BPRMF(split.num_users, split.num_items, args.student_dim, seed=1)
+    batch = next(iter(bpr_triples(split.train, args.batch_size, seed=0)))
+    signals = TeacherSignals(teacher, split.train)
+    results = ResultsFile(args.results, ("dataset", "method", "optimizer", "jit"))
+    common = {"dataset": args.dataset, "teacher_dim": args.teacher_dim,
+              "student_dim": args.student_dim, "batch_size": args.batch_size,
+              "optimizer": args.optimizer, "jit": args.jit,
+              "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU"}
+
+    scratch_ms = None
+    print(f"{'method':<10}{'step ms':>9}{'x scratch':>10}  " + "".join(
+        f"{phase:>10}" for phase in PHASES), flush=True)
+    for method_id in ["scratch", *args.methods]:
+        task = None
+        if method_id != "scratch":
+            task = tasks.get(method_id)
+            task.prepare(signals, split.train, student)
+            task.refresh(Embeddings.frozen(student), 0)
+        optimizer = OPTIMIZERS[args.optimizer](1e-3)
+        phases, step_ms = profile(student, optimizer, batch, task, args.jit, args.repeats)
+        scratch_ms = scratch_ms or step_ms
+        results.add({**common, "method": method_id, "step_ms": round(step_ms, 2),
+                     "x_scratch": round(step_ms / scratch_ms, 2),
+                     **{f"{phase}_ms": round(ms, 2) for phase, ms in phases.items()}})
+        print(f"{method_id:<10}{step_ms:>9.1f}{step_ms / scratch_ms:>10.1f}  " + "".join(
+            f"{phases[phase]:>10.1f}" if phase in phases else f"{'':>10}" for phase in PHASES),
+            flush=True)
+
+
+if __name__ == "__main__":
+    main()
