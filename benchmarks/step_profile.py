@@ -18,8 +18,10 @@ Tasks whose loss is not one ``targets -> scores -> loss`` chain (several terms, 
 report sampling and scores as part of ``forward``. Every timing is the fastest of 5 rounds of
 ``--repeats`` calls after a warm-up (``benchmarks.step_cost.milliseconds_per_call``); run it
 on a quiet machine. ``--optimizer`` and ``--jit`` (XLA for every function) show how much of a
-step the update and TensorFlow's own kernels set. Records: benchmarks/results/step_profile.json,
-one per (dataset, method, optimizer, jit); rerun to replace.
+step the update and TensorFlow's own kernels set; ``--per-unique-user`` profiles the list
+methods that offer it (RRD, SLD, DCD, BlackD) distilling each unique user of the batch once.
+Records: benchmarks/results/step_profile.json, one per (dataset, method, optimizer, jit,
+per_unique_user); rerun to replace.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from kdtfrs.tasks.base import DistillationTask  # noqa: E402
 
 PHASES = ("sampling", "scores", "forward", "gradient", "update")
 OPTIMIZERS = {"lazy_adam": LazyAdam, "adam": keras.optimizers.Adam}
+PER_UNIQUE_USER = ("rrd", "sld", "dcd", "blackd")
 
 
 def splits_into_chain(task) -> bool:
@@ -115,6 +118,8 @@ def main(argv=None):
                         choices=list(tasks.METHODS))
     parser.add_argument("--optimizer", default="lazy_adam", choices=sorted(OPTIMIZERS))
     parser.add_argument("--jit", action="store_true", help="compile every function with XLA")
+    parser.add_argument("--per-unique-user", action="store_true",
+                        help="the list methods once per unique user (others are skipped)")
     args = parser.parse_args(argv)
 
     split = load_dataset(args.dataset)
@@ -122,19 +127,23 @@ def main(argv=None):
     student = BPRMF(split.num_users, split.num_items, args.student_dim, seed=1)
     batch = next(iter(bpr_triples(split.train, args.batch_size, seed=0)))
     signals = TeacherSignals(teacher, split.train)
-    results = ResultsFile(args.results, ("dataset", "method", "optimizer", "jit"))
+    results = ResultsFile(args.results,
+                          ("dataset", "method", "optimizer", "jit", "per_unique_user"))
+    methods = [m for m in args.methods if not args.per_unique_user or m in PER_UNIQUE_USER]
     common = {"dataset": args.dataset, "teacher_dim": args.teacher_dim,
               "student_dim": args.student_dim, "batch_size": args.batch_size,
               "optimizer": args.optimizer, "jit": args.jit,
+              "per_unique_user": args.per_unique_user,
               "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU"}
 
     scratch_ms = None
     print(f"{'method':<10}{'step ms':>9}{'x scratch':>10}  " + "".join(
         f"{phase:>10}" for phase in PHASES), flush=True)
-    for method_id in ["scratch", *args.methods]:
+    for method_id in ["scratch", *methods]:
         task = None
         if method_id != "scratch":
-            task = tasks.get(method_id)
+            options = {"per_unique_user": True} if args.per_unique_user else {}
+            task = tasks.get(method_id, **options)
             task.prepare(signals, split.train, student)
             task.refresh(Embeddings.frozen(student), 0)
         optimizer = OPTIMIZERS[args.optimizer](1e-3)

@@ -202,6 +202,14 @@ def test_two_replicas_train_as_one_device_on_the_replicas_rows(method_id, throug
     assert any(not np.allclose(a, b.numpy()) for a, b in zip(initial, mirrored.student.weights))
 
 
+@pytest.mark.parametrize("method_id", ["rrd", "blackd"])
+def test_once_per_unique_user_too(method_id, split, batches, two_replica_strategy, monkeypatch):
+    """Each replica distils the unique users of its own rows."""
+    monkeypatch.setitem(SMALL, method_id, {**SMALL[method_id], "per_unique_user": True})
+    test_two_replicas_train_as_one_device_on_the_replicas_rows(
+        method_id, "eager", split, batches, two_replica_strategy)
+
+
 @pytest.mark.parametrize("method_id", ["scratch", "rrd", "de"])
 def test_a_lightgcn_student_too(method_id, split, batches, two_replica_strategy):
     """Dense gradients (through the propagation) in place of the embeddings' IndexedSlices."""

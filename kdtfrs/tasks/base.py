@@ -38,6 +38,7 @@ from kdtfrs._keras import keras, tf
 from kdtfrs.embeddings import Embeddings
 from kdtfrs.replicas import global_mean, replica_count, replica_id
 from kdtfrs.signals import allowed_length
+from kdtfrs.tasks.unique_entities import sum_on_rows, unique_with_rows
 from kdtfrs.validation import check_number
 
 
@@ -70,6 +71,12 @@ class DistillationTask(keras.layers.Layer):
     method_id = ""
     #: Whether the task keeps student-dependent state that ``refresh`` updates per epoch.
     needs_refresh = False
+    #: A task's ``per_unique_user`` option (RRD, SLD, DCD, BlackD: list methods whose targets
+    #: read only the batch's users): each unique user of the batch distilled once, its loss on
+    #: its first row (0 on the others), as the reference code's sum over unique users:
+    #: ``weight`` is then the reference's λ unchanged (docs/methods.md §4), and a step
+    #: samples and scores |unique users| rows instead of B.
+    per_unique_user = False
 
     def __init__(self, weight: float, exclude_train: bool = True, name: str | None = None):
         super().__init__(name=name or self.method_id)
@@ -126,6 +133,11 @@ class DistillationTask(keras.layers.Layer):
 
     def per_row_loss(self, features, student, seed):
         """float32 [B]: the unweighted distillation loss of each row of the batch."""
+        if self.per_unique_user:
+            users, rows = unique_with_rows(features["user"])
+            items, labels = self.targets({"user": users}, seed)
+            losses = self.loss(labels, student.score(users, items))
+            return sum_on_rows(losses, rows, tf.shape(features["user"])[0])
         items, labels = self.targets(features, seed)
         scores = student.score(features["user"], items)
         return self.loss(labels, scores)
@@ -142,7 +154,10 @@ class DistillationTask(keras.layers.Layer):
 
     def get_config(self) -> dict:
         """Hyperparameters, enough to rebuild the task with ``type(self)(**config)``."""
-        return {"weight": self.weight, "exclude_train": self.exclude_train, "name": self.name}
+        config = {"weight": self.weight, "exclude_train": self.exclude_train, "name": self.name}
+        if self.per_unique_user:  # left out when off: configs recorded before it stay equal
+            config["per_unique_user"] = True
+        return config
 
     # -- helpers shared by the tasks --------------------------------------------------------
     def teacher_scores(self, users, items):

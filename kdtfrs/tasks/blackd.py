@@ -13,13 +13,16 @@ class BlackD(DistillationTask):
     y_true: relevance ``num_items - r`` (the rank is all the teacher reveals).
     Loss: ``kdtfrs.losses.BlackDLoss``: teacher logits -(r+1)/rank_temperature, student
     softmax at ``temperature``.
+    ``per_unique_user=True``: each unique user of the batch once, as the reference sums
+    (``DistillationTask.per_unique_user``; ``weight`` is then the reference's λ unchanged).
     """
 
     method_id = "blackd"
 
     def __init__(self, weight=0.05, num_items=100, temperature=1.0, rank_temperature=10.0,
-                 exclude_train=True, name=None):
+                 exclude_train=True, name=None, per_unique_user=False):
         super().__init__(weight, exclude_train, name)
+        self.per_unique_user = bool(per_unique_user)
         check_number("num_items", num_items, above=0, integer=True)
         check_number("temperature", temperature, above=0)
         check_number("rank_temperature", rank_temperature, above=0)

@@ -35,14 +35,17 @@ class DCD(DistillationTask):
     under- and over-estimated items. Per row: ``num_items`` of each, without replacement;
     under-estimated items keep teacher order (relevance ``max_rank - r``), over-estimated
     ones get relevance 0. Loss: ``kdtfrs.losses.DCDLoss``.
+    ``per_unique_user=True``: each unique user of the batch once, as the reference sums
+    (``DistillationTask.per_unique_user``; ``weight`` is then the reference's λ unchanged).
     """
 
     method_id = "dcd"
     needs_refresh = True
 
     def __init__(self, weight=0.01, num_items=100, temperature=10.0, max_rank=500,
-                 exclude_train=True, name=None):
+                 exclude_train=True, name=None, per_unique_user=False):
         super().__init__(weight, exclude_train, name)
+        self.per_unique_user = bool(per_unique_user)
         check_number("num_items", num_items, above=0, integer=True)
         check_number("temperature", temperature, above=0)
         check_number("max_rank", max_rank, above=0, integer=True)

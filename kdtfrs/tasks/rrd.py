@@ -63,13 +63,17 @@ class RRD(DistillationTask):
     mask; the reference draws them without replacement).
     Loss: ``kdtfrs.losses.RRDLoss``, a Plackett-Luce likelihood of the teacher order with the
     uninteresting items in every denominator.
+    ``per_unique_user=True``: each unique user of the batch once, as the reference sums
+    (``DistillationTask.per_unique_user``; ``weight`` is then the reference's λ unchanged).
     """
 
     method_id = "rrd"
 
     def __init__(self, weight=0.1, num_interesting=100, num_uninteresting=200,
-                 temperature=10.0, max_rank=500, exclude_train=True, name=None):
+                 temperature=10.0, max_rank=500, exclude_train=True, name=None,
+                 per_unique_user=False):
         super().__init__(weight, exclude_train, name)
+        self.per_unique_user = bool(per_unique_user)
         check_number("num_interesting", num_interesting, above=0, integer=True)
         check_number("num_uninteresting", num_uninteresting, minimum=0, integer=True)
         check_number("temperature", temperature, above=0)
@@ -121,8 +125,9 @@ class SLD(RRD):
     method_id = "sld"
 
     def __init__(self, weight=0.001, num_interesting=100, temperature=10.0, max_rank=500,
-                 exclude_train=True, name=None):
-        super().__init__(weight, num_interesting, 0, temperature, max_rank, exclude_train, name)
+                 exclude_train=True, name=None, per_unique_user=False):
+        super().__init__(weight, num_interesting, 0, temperature, max_rank, exclude_train, name,
+                         per_unique_user)
 
     def make_loss(self):
         return losses.SLDLoss(reduction=keras.losses.Reduction.NONE)
