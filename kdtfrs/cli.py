@@ -264,6 +264,11 @@ def build_parser(method_ids=METHOD_IDS) -> argparse.ArgumentParser:
                           help="split to evaluate (test masks train and valid items)")
     evaluate.add_argument("--ks", type=_number("--ks", integer=True, minimum=1), nargs="+",
                           default=[10, 20, 50], help="cut-offs")
+    evaluate.add_argument("--protocol", choices=("kdtfrs", "reference"), default="kdtfrs",
+                          help="test masking: kdtfrs leaves training and validation items out "
+                               "of the ranking; reference leaves only training items out, as "
+                               "the reference code (KDs) does, to compare with published tables "
+                               "(written to metrics-test-reference.json)")
     _add_data_args(evaluate, recorded=True)
 
     export = add("export", help="write a model directory as a SavedModel for TF Serving, "

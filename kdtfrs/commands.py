@@ -145,8 +145,10 @@ def cmd_evaluate(args):
     description = model_dir.describe(args.model_dir)
     split, _ = load_verified(description["data"], args.model_dir, **_repointed(args))
     model = model_dir.load(args.model_dir, split.train)
-    metrics = evaluate_split(model, split, args.on, tuple(args.ks))
-    out = write_json(pathlib.Path(args.model_dir) / f"metrics-{args.on}.json", metrics)
+    reference = args.protocol == "reference" and args.on == "test"
+    metrics = evaluate_split(model, split, args.on, tuple(args.ks), mask_valid=not reference)
+    name = f"metrics-{args.on}{'-reference' if reference else ''}.json"
+    out = write_json(pathlib.Path(args.model_dir) / name, metrics)
     _print_metrics(f"{args.on} metrics ({args.model_dir}), written to {out}", metrics)
 
 

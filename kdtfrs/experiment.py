@@ -59,10 +59,18 @@ def check_split(split: data.SplitData, needs=("train", "test")) -> None:
                 f"or data with more interactions per user.")
 
 
-def evaluate_split(model, split: data.SplitData, on: str = "test", ks=(10, 20, 50)) -> dict:
-    """Full-ranking metrics on ``split.test`` (train and valid masked) or ``split.valid``."""
+def evaluate_split(model, split: data.SplitData, on: str = "test", ks=(10, 20, 50),
+                   mask_valid: bool = True) -> dict:
+    """Full-ranking metrics on ``split.test`` (train and valid masked) or ``split.valid``.
+
+    ``mask_valid=False``: at test, only the training items are left out of the ranking and
+    the validation items compete with the test items, as the reference code (KDs) evaluates;
+    use it to compare with published tables (lower figures: a validation item ranked high
+    takes a top slot).
+    """
     if on == "test":
-        truth, exclude = split.test, (split.train, split.valid)
+        truth = split.test
+        exclude = (split.train, split.valid) if mask_valid else (split.train,)
     elif on == "valid":
         truth, exclude = split.valid, (split.train,)
     else:

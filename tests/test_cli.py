@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 
 from kdtfrs import cli, model_dir
+from kdtfrs.data import load_dataset
+from kdtfrs.evaluation import evaluate
 from tests.run_helpers import FAST, run, write_csv
 
 
@@ -38,6 +40,15 @@ def test_train_distill_evaluate(csv_path, tmp_path, capsys):
     user_ids, item_ids = model_dir.load_ids(tmp_path / "rrd")
     assert user_ids[0] == "u0" and str(item_ids[0]).startswith("i")
     assert "test metrics" in capsys.readouterr().out
+
+    # The reference protocol leaves only the training items out of the test ranking.
+    assert run("evaluate", "--model-dir", tmp_path / "rrd", "--ks", 5, 10,
+               "--protocol", "reference") == 0
+    reference = json.loads((tmp_path / "rrd" / "metrics-test-reference.json").read_text())
+    split = load_dataset(str(csv_path))
+    expected = evaluate(model_dir.load(tmp_path / "rrd", split.train), split.test,
+                        exclude=(split.train,), ks=(5, 10)).metrics
+    assert reference == pytest.approx({key: float(value) for key, value in expected.items()})
 
 
 def test_help_answers_without_starting_tensorflow():
