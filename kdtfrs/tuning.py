@@ -165,6 +165,9 @@ class Sweep:
             shutil.rmtree(self.output / WORK_DIR / trial.name, ignore_errors=True)
             self.write_summaries(teacher_score)
             report(f"[{done}/{len(trials)}] {describe(record)}")
+        work = self.output / WORK_DIR
+        if work.is_dir() and not any(work.iterdir()):
+            work.rmdir()  # every trial finished: no work area left behind
         return [self.record(trial) for trial in trials]
 
     def _train(self, teacher, split, data_spec, trial, student, fit, params, signals, verbose):

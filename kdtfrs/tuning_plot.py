@@ -46,7 +46,7 @@ def validation_plot(records, teacher_score=None) -> str:
              'distillation weight</text>']
     if not weights:
         parts.append(f'<text x="{LEFT}" y="{HEIGHT / 2}">no distillation trial has finished '
-                     'yet</text>')
+                     'yet (scratch trials: see table.md)</text>')
         return "\n".join(parts + ["</svg>"]) + "\n"
     x_of = _axis(math.log10(min(weights)), math.log10(max(weights)), LEFT, WIDTH - RIGHT)
     low, high = min(scores), max(scores)
