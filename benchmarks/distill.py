@@ -214,10 +214,7 @@ def run(args):
                     continue
                 distillation = build_method(settings, method_id)
                 config = method_config(distillation)
-                record = results.get(dataset=dataset, method=method_id, seed=seed)
-                if record is not None:
-                    if record["config"] != config:
-                        raise SystemExit(stale_record_error(results.path, record, config))
+                if recorded(results, dataset, method_id, seed, config):
                     continue
                 fit = dataclasses.replace(settings["student_fit"], seed=seed)
                 print(f"== {dataset} {method_id} seed {seed}", flush=True)
@@ -230,6 +227,14 @@ def run(args):
                                       student.dim, time.perf_counter() - start))
 
 
+def recorded(results, dataset, method, seed, config) -> bool:
+    """Whether this run is recorded; stops the sweep if its record has other settings."""
+    record = results.get(dataset=dataset, method=method, seed=seed)
+    if record is not None and record["config"] != config:
+        raise SystemExit(stale_record_error(results.path, record, config))
+    return record is not None
+
+
 def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signals,
                       teacher_name, args, results):
     """One seed of ``scratch_tuned`` (module docstring); skipped when recorded or untuned."""
@@ -239,10 +244,7 @@ def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signal
               flush=True)
         return
     config = plain(tuned)
-    record = results.get(dataset=dataset, method=TUNED_SCRATCH, seed=seed)
-    if record is not None:
-        if record["config"] != config:
-            raise SystemExit(stale_record_error(results.path, record, config))
+    if recorded(results, dataset, TUNED_SCRATCH, seed, config):
         return
     student = dataclasses.replace(settings["student"], l2=tuned["l2"])
     fit = dataclasses.replace(settings["student_fit"], seed=seed,
@@ -272,10 +274,7 @@ def run_scheme(dataset, settings, scheme, seed, teacher, split, data_spec, teach
     teachers = hetcomp_teachers(dataset, settings, args, results) if scheme == "hetcomp" else []
     config = plain({**params, "teachers": [path.name for path in teachers]} if teachers
                    else params)
-    record = results.get(dataset=dataset, method=scheme, seed=seed)
-    if record is not None:
-        if record["config"] != config:
-            raise SystemExit(stale_record_error(results.path, record, config))
+    if recorded(results, dataset, scheme, seed, config):
         return
     student = settings["student"]
     fit = dataclasses.replace(settings["student_fit"], seed=seed)
