@@ -32,6 +32,7 @@ from kdtfrs.atomic_files import write_json, write_text
 from kdtfrs.experiment import BackboneSpec, distill_student, evaluate_split, train_backbone
 from kdtfrs.fitting import MONITOR, FitConfig
 from kdtfrs.run_guards import NonFiniteLossError
+from kdtfrs.signals import TeacherSignals
 from kdtfrs.tuning_plot import validation_plot
 from kdtfrs.validation import check_number
 
@@ -151,9 +152,7 @@ class Sweep:
         pending = [trial for trial in trials if self.record(trial) is None]
         done = len(trials) - len(pending)
         for trial in pending:
-            if signals is None:
-                from kdtfrs.signals import TeacherSignals
-
+            if signals is None:  # the teacher's lists, once, when a trial needs them
                 signals = TeacherSignals(teacher, split.train)
             done += 1
             record = self._train(teacher, split, data_spec, trial, student, fit,
