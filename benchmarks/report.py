@@ -295,15 +295,16 @@ def step_profile_section(records):
     if not records:
         return lines + ["No record yet.", ""]
     phases = ("sampling", "scores", "forward", "gradient", "update")
-    lines += ["| dataset | device | optimizer | XLA | method | ms per step | x scratch | "
-              + " | ".join(f"{phase} ms" for phase in phases) + " |",
-              "|---|---|---|---|---|---|---|" + "---|" * len(phases)]
+    lines += ["| dataset | device | optimizer | XLA | method | once per user | ms per step | "
+              "x scratch | " + " | ".join(f"{phase} ms" for phase in phases) + " |",
+              "|---|---|---|---|---|---|---|---|" + "---|" * len(phases)]
     for r in records:
         cells = " | ".join(f"{r[phase + '_ms']:.1f}" if phase + "_ms" in r else ""
                            for phase in phases)
+        once = "yes" if r.get("per_unique_user") and r["method"] != "scratch" else "no"
         lines.append(f"| {r['dataset']} | {r['device']} | {r['optimizer']} | "
-                     f"{'yes' if r['jit'] else 'no'} | {r['method']} | {r['step_ms']:.1f} | "
-                     f"{r['x_scratch']:.1f} | {cells} |")
+                     f"{'yes' if r['jit'] else 'no'} | {r['method']} | {once} | "
+                     f"{r['step_ms']:.1f} | {r['x_scratch']:.1f} | {cells} |")
     return lines + [""]
 
 
