@@ -292,7 +292,10 @@ def _report_interruption(prefix, args, interrupted) -> None:
                 f"{interrupted.best_score:.4f}" if interrupted.best_epoch else
                 f"after epoch {interrupted.epochs_done}")
         lines.append(f"  the best model so far ({best}) is in {interrupted.saved_to}")
-    if interrupted.epochs_done:
+    if args.command == "tune":  # finished trials are recorded; a rerun continues the sweep
+        lines.append(f"  finished trials are in {pathlib.Path(args.output) / 'trials.json'}; "
+                     f"continue with: kdtfrs {shlex.join(args.argv)}")
+    elif interrupted.epochs_done:
         argv = [arg for arg in args.argv if arg != "--resume"]
         lines.append(f"  resume with: kdtfrs {shlex.join(argv)} --resume")
     else:

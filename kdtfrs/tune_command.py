@@ -20,7 +20,7 @@ import pathlib
 import shutil
 import sys
 
-from kdtfrs import model_dir, tuning
+from kdtfrs import model_dir, tasks, tuning
 from kdtfrs.atomic_files import write_json
 from kdtfrs.commands import _parse_params, _repointed
 from kdtfrs.experiment import BackboneSpec, load_teacher
@@ -41,16 +41,24 @@ def cmd_tune(args):
     if distilled and not args.weights:
         raise ValueError(f"--weights is needed to tune {', '.join(distilled)}: give the "
                          "weights to try, e.g. --weights 0.001 0.01 0.1 1.")
+    if not args.hold_out < 1:
+        raise ValueError(f"--hold-out must lie in (0, 1), got {args.hold_out:g}; e.g. 0.1 "
+                         "holds out 10% of each user's training items.")
     params = _parse_params(args)
     if params and len(distilled) != 1:
         raise ValueError("--param/--config apply to one distillation method; tune the methods "
                          "one at a time to give each its own hyperparameters.")
+    for method in distilled:  # bad hyperparameters fail now, not after the first trials
+        try:
+            tasks.build(method, **{**params, "weight": args.weights[0]})
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"--methods {method} --param/--config: {error}") from None
     output, teacher_dir = pathlib.Path(args.output), pathlib.Path(args.teacher)
     _check_output(output, teacher_dir)
     trials = tuning.trial_grid(methods, args.weights or [], args.lr, args.l2)
-    if args.overwrite:
-        _remove_sweep(output)
     teacher, split, spec = load_teacher(teacher_dir, **_repointed(args))
+    if args.overwrite:  # only once the teacher and its data are known to load
+        _remove_sweep(output)
     student = BackboneSpec(args.model, args.dim, args.layers, args.l2[0], args.loss)
     fit = FitConfig(epochs=args.epochs, batch_size=args.batch_size,
                     learning_rate=args.lr[0], num_negatives=args.negatives,

@@ -128,6 +128,9 @@ def test_tune_refuses_other_settings_in_the_same_output(teacher, tmp_path, capsy
     (["--methods", "kd", "rrd", "--weights", "0.1", "--param", "temperature=2"],
      "one distillation method"),
     (["--methods", "kd", "--weights", "0.1", "--strategy", "mirrored"], "one device"),
+    (["--methods", "kd", "--weights", "0.1", "--hold-out", "1"], "--hold-out must lie in"),
+    (["--methods", "kd", "--weights", "0.1", "--param", "nope=3"],
+     "--methods kd --param/--config"),
 ])
 def test_tune_usage_errors(teacher, tmp_path, capsys, flags, message):
     assert run("tune", "--teacher", teacher, "--output", tmp_path / "sweep", *flags) == 2
@@ -172,3 +175,17 @@ def test_a_teacher_without_training_settings_cannot_be_retrained(tmp_path):
     split = load_dataset("synthetic")
     with pytest.raises(ValueError, match="records no training settings"):
         tuning.retrain_teacher(untrained, split, DataSpec("synthetic"), tmp_path / "held")
+
+
+def test_an_interrupted_sweep_says_how_to_continue(capsys):
+    from types import SimpleNamespace
+
+    from kdtfrs.commands import _report_interruption
+    from kdtfrs.run_guards import RunInterrupted
+
+    argv = ["tune", "--teacher", "t", "--methods", "kd", "--weights", "0.1", "--output", "s"]
+    _report_interruption("kdtfrs tune", SimpleNamespace(command="tune", output="s", argv=argv),
+                         RunInterrupted())
+    err = capsys.readouterr().err
+    assert "s/trials.json" in err and "continue with: kdtfrs tune --teacher t" in err
+    assert "--resume" not in err
