@@ -72,8 +72,8 @@ def phase_functions(student, optimizer, batch, task, jit):
 
     def scores():
         items, labels = task.targets(batch, seed)
-        scores = Embeddings.of(student, training=True).score(batch["user"], items)
-        return tf.reduce_sum(scores), tf.reduce_sum(labels)  # labels too: nothing is pruned
+        student_scores = Embeddings.of(student, training=True).score(batch["user"], items)
+        return tf.reduce_sum(student_scores), tf.reduce_sum(labels)  # labels: nothing pruned
 
     def gradient():
         with tf.GradientTape() as tape:

@@ -29,7 +29,8 @@ def sample_without_replacement(logits, num_samples, seed, ordered=True):
         ``top_k`` (the same set, cheaper, for callers that sort the columns themselves).
 
     Returns:
-      int32 [B, k] column indices, in the order drawn (most likely first on average).
+      int32 [B, k] column indices, in the order drawn (most likely first on average) when
+      ``ordered``.
     """
     logits = tf.convert_to_tensor(logits, tf.float32)
     perturbed = logits + gumbel_noise(tf.shape(logits), seed)
