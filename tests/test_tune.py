@@ -189,3 +189,24 @@ def test_an_interrupted_sweep_says_how_to_continue(capsys):
     err = capsys.readouterr().err
     assert "s/trials.json" in err and "continue with: kdtfrs tune --teacher t" in err
     assert "--resume" not in err
+
+
+def test_a_diverged_trial_is_recorded_and_the_sweep_goes_on(teacher, tmp_path, monkeypatch):
+    from kdtfrs.experiment import BackboneSpec, load_teacher
+    from kdtfrs.fitting import FitConfig
+    from kdtfrs.run_guards import NonFiniteLossError
+
+    model, split, spec = load_teacher(teacher)
+
+    def diverging(*args, **kwargs):
+        raise NonFiniteLossError("loss", float("nan"), 0, 3)
+
+    monkeypatch.setattr(tuning, "distill_student", diverging)
+    sweep = tuning.Sweep(tmp_path / "sweep")
+    trials = tuning.trial_grid(["kd"], [1.0, 10.0])
+    records = sweep.run(model, split, spec, trials, BackboneSpec(dim=4), FitConfig(epochs=1),
+                        report=lambda line: None)
+    assert [("diverged" in r, r["weight"]) for r in records] == [(True, 1.0), (True, 10.0)]
+    saved = json.loads((tmp_path / "sweep" / "trials.json").read_text())
+    assert len(saved) == 2 and sweep.best() == {}
+    assert "diverged" in (tmp_path / "sweep" / "table.md").read_text()
