@@ -27,6 +27,10 @@ The schemes beyond one frozen teacher (``SCHEMES``) run under the same protocol 
   ``hetcomp_teacher_<model>-<dim>``, seed 0), and once ``hetcomp_ensemble`` (seed 0): the
   teachers' ensemble as a recommender, to compare the student with.
 
+``teacher``: the teacher retrained with each seed other than 0 (records ``teacher``, seed
+1, 2, ...; kept apart under --work, never distilled from): its own seed noise, which the
+report adds to the spread of every gap recovered. Students always distil from seed 0's.
+
 ``scratch_tuned``: the scratch student with the learning rate and L2 that ``kdtfrs tune``
 chose on validation (``SETTINGS[dataset]["scratch_tuned"]``, the sweep in
 benchmarks/results/tune-<dataset>-scratch/), the baseline tuned as hard as the methods.
@@ -56,7 +60,8 @@ from kdtfrs.signals import TeacherSignals  # noqa: E402
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 SCHEMES = ("bd", "bd_notebook", "bd_alone", "hetcomp")
 TUNED_SCRATCH = "scratch_tuned"
-ALL_METHODS = tasks.method_ids() + SCHEMES + (TUNED_SCRATCH,)
+TEACHER_SEEDS = "teacher"
+ALL_METHODS = (TEACHER_SEEDS,) + tasks.method_ids() + SCHEMES + (TUNED_SCRATCH,)
 
 # Teacher size and per-dataset settings (METHODS.md 1.4; KDs configs where they differ).
 SETTINGS = {
@@ -204,6 +209,9 @@ def run(args):
         student = settings["student"]
         for seed in args.seeds:
             for method_id in ["scratch", *args.methods]:
+                if method_id == TEACHER_SEEDS:
+                    run_teacher_seed(dataset, settings, seed, data_spec, split, args, results)
+                    continue
                 if method_id == TUNED_SCRATCH:
                     run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec,
                                       signals, teacher_name, args, results)
@@ -233,6 +241,25 @@ def recorded(results, dataset, method, seed, config) -> bool:
     if record is not None and record["config"] != config:
         raise SystemExit(stale_record_error(results.path, record, config))
     return record is not None
+
+
+def run_teacher_seed(dataset, settings, seed, data_spec, split, args, results):
+    """The teacher retrained with ``seed`` (module docstring); seed 0 is the one distilled
+    from, trained by ``get_teacher``. Skipped when recorded."""
+    if seed == 0 or results.has(dataset=dataset, method="teacher", seed=seed):
+        return
+    spec = settings["teacher"]
+    work = pathlib.Path(args.work) / dataset
+    fit = dataclasses.replace(settings["teacher_fit"], seed=seed)
+    checkpoint = claim_checkpoint(work / f"teacher-{seed}-state", {
+        "method": "teacher", "teacher": dataclasses.asdict(spec),
+        "fit": dataclasses.asdict(fit)})
+    print(f"== {dataset} teacher seed {seed}", flush=True)
+    start = time.perf_counter()
+    _, result = train_backbone(data_spec, spec, fit, work / f"teacher-{seed}",
+                               verbose=args.verbose, split=split, checkpoint_dir=checkpoint)
+    results.add(record_of(dataset, "teacher", seed, result, f"{spec.model}-{spec.dim}",
+                          spec.dim, time.perf_counter() - start))
 
 
 def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signals,

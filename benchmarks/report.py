@@ -21,7 +21,7 @@ METHOD_ORDER = ("teacher", "scratch", "scratch_tuned", *RANKING_ROWS[2:], "fitne
                 "pckd_pair", "pckd_list", "pckd_hybrid", "ftd", "htd", "vkd", "de_rrd", "bd",
                 "bd_teacher", "bd_notebook", "bd_notebook_teacher", "bd_alone",
                 "bd_alone_teacher", "hetcomp", "hetcomp_ensemble")
-SINGLE_RUN = ("teacher", "hetcomp_ensemble")  # one record (seed 0), not one per seed
+SINGLE_RUN = ("hetcomp_ensemble",)  # one record (seed 0), not one per seed
 GAP_METRICS = ("ndcg@20", "recall@20")
 SEEDS = (0, 1, 2)
 DATASETS = ("citeulike-t", "gowalla")  # the sweep of benchmarks/distill.py
@@ -94,6 +94,49 @@ def _mean_val(records):
     return statistics.mean(values) if values else None
 
 
+def standard_error(values):
+    """The standard error of the mean of ``values`` (0 for one value: its noise unknown)."""
+    return statistics.stdev(values) / len(values) ** 0.5 if len(values) > 1 else 0.0
+
+
+def method_error(method, scratch):
+    """The standard error of a method's mean; a method run with one seed is taken to be as
+    noisy as one scratch seed (the scratch seeds' standard deviation), not noiseless."""
+    if len(method) > 1 or len(scratch) < 2:
+        return standard_error(method)
+    return statistics.stdev(scratch)
+
+
+def gap_recovered(method, scratch, teacher):
+    """``(g, se)``: the share ``g = (m - s) / (t - s)`` of the teacher-scratch gap that the
+    method's mean ``m`` recovers, and its standard error by the delta method from the standard
+    errors of the three means (seeds of the method, the scratch student and the teacher)::
+
+        se² = (se_m / (t - s))² + ((m - t) se_s / (t - s)²)² + ((m - s) se_t / (t - s)²)²
+
+    ``None`` when the teacher is not above scratch."""
+    m, s, t = (statistics.mean(v) for v in (method, scratch, teacher))
+    span = t - s
+    if span <= 0:
+        return None
+    gap = (m - s) / span
+    variance = ((method_error(method, scratch) / span) ** 2
+                + ((m - t) / span ** 2 * standard_error(scratch)) ** 2
+                + ((m - s) / span ** 2 * standard_error(teacher)) ** 2)
+    return gap, variance ** 0.5
+
+
+def beats_scratch(method, scratch):
+    """"yes"/"**no**" when the means differ by more than twice the standard error of their
+    difference, "within noise" otherwise; with the seeds above the scratch mean."""
+    difference = statistics.mean(method) - statistics.mean(scratch)
+    noise = (method_error(method, scratch) ** 2 + standard_error(scratch) ** 2) ** 0.5
+    verdict = ("yes" if difference > 2 * noise else "**no**" if difference < -2 * noise
+               else "within noise")
+    above = sum(value > statistics.mean(scratch) for value in method)
+    return f"{verdict} ({above}/{len(method)})"
+
+
 def distill_section(dataset, records, title=None, preamble=()):
     rows = {}
     for r in records:
@@ -101,20 +144,27 @@ def distill_section(dataset, records, title=None, preamble=()):
     lines = [f"## {title or 'Distillation on ' + dataset}", "", *preamble]
     if not records:
         return lines + ["No record yet.", ""]
-    teacher = rows.get("teacher", [None])[0]
+    teachers = rows.get("teacher", [])
+    teacher = next((r for r in teachers if r["seed"] == 0), None)
     if teacher:
         student_dim = next(iter(rows.get("scratch", [{}])), {}).get("student_dim", 20)
-        lines.append(f"Teacher {teacher['teacher']} (seed 0, {teacher['epochs']} epochs); "
-                     f"students BPR-MF {student_dim}-d. "
-                     "Test metrics, full ranking, training and validation items masked.")
+        lines.append(f"Teacher {teacher['teacher']} (seed 0, {teacher['epochs']} epochs; "
+                     f"{len(teachers)} seed(s) in its row); students BPR-MF {student_dim}-d, "
+                     "distilled from seed 0's teacher. "
+                     "Test metrics, full ranking, training and validation items masked. "
+                     "Gap recovered: (method - scratch) / (teacher - scratch) of the means, "
+                     "± one standard error from the seeds of the method, the scratch student "
+                     "and the teacher (delta method; a teacher with one seed adds no noise, a method "
+                     "with one seed is taken to be as noisy as one scratch seed). "
+                     "Beats scratch: the means differ by more than twice the standard error "
+                     "of their difference, else within noise.")
         lines.append("")
     scratch = rows.get("scratch", [])
-    scratch_mean = ({m: statistics.mean(r[m] for r in scratch) for m in GAP_METRICS}
-                    if scratch else None)
     scratch_seconds = (statistics.mean(r["seconds_per_epoch"] for r in scratch)
                        if scratch else None)
     scratch_val = _mean_val(scratch)
-    lines += ["| method | seeds | " + " | ".join(METRICS) + " | gap recovered (ndcg@20, "
+    teacher_val = _mean_val(teachers)
+    lines += ["| method | seeds | " + " | ".join(METRICS) + " | gap recovered (ndcg@20; "
               "recall@20) | beats scratch (ndcg@20; seeds above its mean) "
               "| best val ndcg@20 (gap recovered) | s/epoch (x scratch) | refresh s/epoch |",
               "|---|---|" + "---|" * len(METRICS) + "---|---|---|---|---|"]
@@ -124,18 +174,17 @@ def distill_section(dataset, records, title=None, preamble=()):
         group = rows[method]
         cells = [mean_std([r[m] for r in group]) for m in METRICS]
         gap = beats = ratio = "–"
-        if method not in ("teacher", "scratch") and scratch_mean is not None and teacher:
+        if method not in ("teacher", "scratch") and scratch and teachers:
             shares = []
             for metric in GAP_METRICS:
-                value = statistics.mean(r[metric] for r in group)
-                span = teacher[metric] - scratch_mean[metric]
-                shares.append(f"{(value - scratch_mean[metric]) / span:.0%}" if span > 0
-                              else "–")
-            gap = ", ".join(shares)
-            ndcg = statistics.mean(r["ndcg@20"] for r in group)
-            above = sum(r["ndcg@20"] > scratch_mean["ndcg@20"] for r in group)
-            beats = ("yes" if ndcg > scratch_mean["ndcg@20"] else "**no**") + \
-                f" ({above}/{len(group)})"
+                share = gap_recovered([r[metric] for r in group], [r[metric] for r in scratch],
+                                      [r[metric] for r in teachers])
+                shares.append("–" if share is None else
+                              f"{share[0]:.0%} ± {share[1]:.0%}" if share[1] else
+                              f"{share[0]:.0%}")
+            gap = "; ".join(shares)
+            beats = beats_scratch([r["ndcg@20"] for r in group],
+                                  [r["ndcg@20"] for r in scratch])
         seconds = statistics.mean(r["seconds_per_epoch"] for r in group)
         if scratch_seconds and method != "teacher":
             ratio = f"{seconds:.2f} ({seconds / scratch_seconds:.1f}x)"
@@ -144,7 +193,6 @@ def distill_section(dataset, records, title=None, preamble=()):
         refresh = statistics.mean(r["refresh_seconds"] for r in group)
         val = _mean_val(group)
         val_cell = "–" if val is None else f"{val:.4f}"
-        teacher_val = _mean_val([teacher]) if teacher else None
         if (val is not None and method not in ("teacher", "scratch") and scratch_val
                 and teacher_val and teacher_val > scratch_val):
             val_cell += f" ({(val - scratch_val) / (teacher_val - scratch_val):.0%})"

@@ -1,0 +1,43 @@
+"""The statistics benchmarks/report.py puts in the distillation tables."""
+
+import statistics
+
+import numpy as np
+import pytest
+
+from benchmarks.report import beats_scratch, gap_recovered
+
+
+def test_gap_recovered_matches_the_delta_method_by_finite_differences():
+    method, scratch, teacher = [0.017, 0.018, 0.016], [0.013, 0.0125, 0.0135], [0.020, 0.021]
+    gap, error = gap_recovered(method, scratch, teacher)
+    means = np.array([statistics.mean(v) for v in (method, scratch, teacher)])
+    errors = np.array([statistics.stdev(v) / len(v) ** 0.5 for v in (method, scratch, teacher)])
+
+    def share(m, s, t):
+        return (m - s) / (t - s)
+
+    assert gap == pytest.approx(share(*means))
+    step = 1e-7
+    gradient = [(share(*(means + step * unit)) - share(*(means - step * unit))) / (2 * step)
+                for unit in np.eye(3)]
+    assert error == pytest.approx(float(np.sqrt(np.sum((np.array(gradient) * errors) ** 2))),
+                                  rel=1e-5)
+
+
+def test_a_one_seed_method_is_taken_as_noisy_as_one_scratch_seed():
+    scratch, teacher = [0.010, 0.012, 0.014], [0.020]
+    _, error = gap_recovered([0.015], scratch, teacher)
+    assert error > 0.0
+    assert beats_scratch([0.013], scratch) == "within noise (1/1)"
+
+
+def test_beats_scratch_separates_clear_wins_and_losses_from_noise():
+    scratch = [0.0130, 0.0126, 0.0134]
+    assert beats_scratch([0.0170, 0.0172, 0.0168], scratch) == "yes (3/3)"
+    assert beats_scratch([0.0100, 0.0102, 0.0098], scratch) == "**no** (0/3)"
+    assert beats_scratch([0.0131, 0.0129, 0.0133], scratch).startswith("within noise")
+
+
+def test_no_gap_when_the_teacher_is_not_above_scratch():
+    assert gap_recovered([0.02], [0.02, 0.03], [0.02]) is None
