@@ -35,10 +35,11 @@ import time
 
 import tensorflow_recommenders as tfrs
 
+from kdtfrs import samplers
 from kdtfrs._keras import keras, tf
 from kdtfrs.embeddings import Embeddings
 from kdtfrs.losses import pointwise_bce_loss
-from kdtfrs.rank_discrepancy import DIRECTIONS, draw_from_pools, rank_discrepancy_pools
+from kdtfrs.rank_discrepancy import DIRECTIONS, rank_discrepancy_pools
 from kdtfrs.replicas import global_mean, replica_count
 from kdtfrs.tasks.base import step_seed
 from kdtfrs.validation import check_number
@@ -155,9 +156,9 @@ class BidirectionalDistiller(tfrs.models.Model):
         users = features["user"]
         step = self.optimizer.iterations
         bidirectional = tf.cast(self.epoch >= self.warmup_epochs, tf.float32)
-        teacher_items = draw_from_pools(self.teacher_pool, users, self.num_items,
+        teacher_items = samplers.draw_from_pools(self.teacher_pool, users, self.num_items,
                                         step_seed(step, self.seed, 0))
-        student_items = draw_from_pools(self.student_pool, users, self.num_items,
+        student_items = samplers.draw_from_pools(self.student_pool, users, self.num_items,
                                         step_seed(step, self.seed, 1))
         teacher_base, teacher_bd = self._learn(
             self.teacher, self.teacher_optimizer, self.student, features, teacher_items,

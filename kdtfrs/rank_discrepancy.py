@@ -18,7 +18,7 @@ users: scores of both models by one matmul per block, the block's training items
 which puts them mid-ranking and lets them be drawn), a vectorised argsort per row. Each user
 then gets a *pool* of ``pool_size`` items per learner, drawn with replacement from its exact
 distribution; a training step draws a row's items uniformly from its user's pool
-(``draw_from_pools``). Memory: the block's ``[users, items]`` arrays and the two
+(``kdtfrs.samplers.draw_from_pools``). Memory: the block's ``[users, items]`` arrays and the two
 ``[num_users, pool_size]`` pools; no ``|U| x |I|`` matrix exists at any time.
 """
 
@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from kdtfrs._keras import tf
+from kdtfrs import samplers
 from kdtfrs.data.matrix import InteractionMatrix
 from kdtfrs.embeddings import Embeddings
 from kdtfrs.ranking import csr_row_entries
-from kdtfrs.tasks.base import lookup_positions
 
 DIRECTIONS = ("paper", "notebook")
 KINDS = ("exp", "tanh")
@@ -83,25 +82,6 @@ def ranks_of(scores):
     return ranks
 
 
-def draw_rows(log_weights, count: int, rng: np.random.Generator):
-    """int32 [b, count]: for each row, ``count`` columns drawn with replacement with
-    p ∝ exp(log_weights) (−∞: never drawn; each row needs a finite entry).
-
-    Inverse-CDF sampling, vectorised over the rows: each row's normalised CDF is shifted by
-    its row index, so one ``searchsorted`` over the flattened CDFs serves every row.
-    """
-    log_weights = np.asarray(log_weights)
-    rows, width = log_weights.shape
-    weights = np.exp(log_weights - log_weights.max(axis=1, keepdims=True))
-    cdf = np.cumsum(weights, axis=1, dtype=np.float64)
-    cdf /= cdf[:, -1:]
-    offsets = np.arange(rows)[:, None]
-    cdf += offsets
-    uniform = rng.random((rows, count)) * (1.0 - 2.0 ** -30)  # r + u stays below r + 1
-    found = np.searchsorted(cdf.reshape(-1), (uniform + offsets).reshape(-1), side="right")
-    return (found.reshape(rows, count) - offsets * width).astype(np.int32)
-
-
 def rank_discrepancy_pools(teacher, student, train: InteractionMatrix, pool_size: int,
                            teacher_scale: float, student_scale: float, direction="paper",
                            seed=(0, 0), block_entries: int = _BLOCK_ENTRIES):
@@ -148,14 +128,5 @@ def rank_discrepancy_pools(teacher, student, train: InteractionMatrix, pool_size
             if empty.any():
                 log_weights[empty] = 0.0
                 log_weights[rows[empty[rows]], items[empty[rows]]] = -np.inf
-            pool[users] = draw_rows(log_weights, pool_size, rng)
+            pool[users] = samplers.draw_rows(log_weights, pool_size, rng)
     return pools
-
-
-def draw_from_pools(pool, users, num_samples: int, seed):
-    """int32 [B, num_samples]: items drawn uniformly (with replacement) from each row's user
-    pool (``pool`` int32 [num_users, P], a tensor or variable); stateless ``seed`` int [2]."""
-    pool_size = tf.shape(pool)[1]
-    positions = tf.random.stateless_uniform(
-        [tf.shape(users)[0], num_samples], seed=seed, minval=0, maxval=pool_size, dtype=tf.int32)
-    return lookup_positions(pool, users, positions)

@@ -1,9 +1,14 @@
 """Seeded, vectorised samplers that pick the item sets distillation losses need.
 
-Every function is pure TensorFlow over a batch (no Python loop over users), takes a stateless
-seed (shape [2] int) and works inside ``tf.function`` and ``tf.data`` maps, so the same draw is
-reproduced for the same seed on any device.
+Every sampler a task or scheme draws its items with lives here. The per-step ones are pure
+TensorFlow over a batch (no Python loop over users), take a stateless seed (shape [2] int) and
+work inside ``tf.function`` and ``tf.data`` maps, so the same draw is reproduced for the same
+seed on any device. One is NumPy, run once per refresh outside the step: ``draw_rows``, which
+fills BD's per-user pools. The negative samplers that read the training matrix
+(``PairExclusion``, ``bpr_triples``) stay in ``kdtfrs.data`` beside the matrices they read.
 """
+
+import numpy as np
 
 from kdtfrs._keras import tf
 
@@ -43,18 +48,67 @@ def rank_discount_logits(list_length, temperature):
     return -(ranks + 1.0) / temperature
 
 
-def rank_aware_positions(batch_size, list_length, num_samples, temperature, seed):
+def rank_aware_positions(batch_size, list_length, num_samples, temperature, seed,
+                         list_order=True):
     """Positions 0..M-1 of a ranked list drawn without replacement with p(r) ~ exp(-(r+1)/T).
 
-    The positions of each row come back sorted ascending (teacher order), as RRD needs
-    (Tang & Wang 2018; Kang et al. 2020).
+    With ``list_order`` the positions of each row come back sorted ascending (teacher order),
+    as RRD needs (Tang & Wang 2018; Kang et al. 2020); without, in the order drawn (PCKD's
+    consistency samples).
 
     Returns:
       int32 [B, num_samples].
     """
-    logits = tf.tile(rank_discount_logits(list_length, temperature)[None, :], [batch_size, 1])
-    positions = sample_without_replacement(logits, num_samples, seed, ordered=False)
-    return tf.sort(positions, axis=-1)
+    logits = tf.tile(rank_discount_logits(list_length, temperature)[None, :],
+                     tf.stack([batch_size, 1]))
+    positions = sample_without_replacement(logits, num_samples, seed, ordered=not list_order)
+    return tf.sort(positions, axis=-1) if list_order else positions
+
+
+def lookup_positions(table, rows, positions):
+    """``table[rows[b], positions[b, n]]`` for a [R, M] table: [B, N]."""
+    return tf.gather(tf.gather(table, rows), positions, batch_dims=1)
+
+
+def rank_aware_from_list(ranked, users, num_samples, temperature, seed):
+    """Samples ``num_samples`` items of each user's ranked list with p(r) ~ exp(-(r+1)/T).
+
+    Returns (items int32 [B, n] in list order, relevance float32 [B, n] = M - r > 0,
+    positions int32 [B, n] in the list).
+    """
+    list_length = int(ranked.shape[1])
+    batch = tf.shape(users)[0]
+    positions = rank_aware_positions(batch, list_length, num_samples, temperature, seed)
+    items = lookup_positions(ranked, users, positions)
+    relevance = tf.cast(list_length - positions, tf.float32)
+    return items, relevance, positions
+
+
+def rank_aware_pairs(lengths, max_rank, num_pairs, temperature, seed):
+    """UnKD's ranked pairs: two positions per pair, each drawn i.i.d. with
+    p(r) ∝ exp(-(r + 1) / T) over the first ``lengths[b]`` positions of a ``max_rank`` list.
+
+    Args:
+      lengths: int32 [B, 1], each row's list length (<= ``max_rank``).
+
+    Returns:
+      ``(better, worse, valid)``: int32 [B, num_pairs] each, the smaller and larger position
+      of each pair, and bool [B, num_pairs], False where the two draws coincide or the row's
+      list holds fewer than two items (padding).
+    """
+    discount = rank_discount_logits(max_rank, temperature)
+    logits = tf.where(tf.range(max_rank)[None, :] < lengths, discount[None, :], -np.inf)
+    draws = tf.random.stateless_categorical(logits, 2 * num_pairs, seed, dtype=tf.int32)
+    draws = tf.minimum(draws, max_rank - 1)
+    first, second = draws[:, :num_pairs], draws[:, num_pairs:]
+    valid = (first != second) & (lengths >= 2)
+    return tf.minimum(first, second), tf.maximum(first, second), valid
+
+
+def uniform_items(batch_size, num_samples, item_count, seed):
+    """int32 [B, num_samples]: items drawn uniformly with replacement from 0..item_count-1."""
+    return tf.random.stateless_uniform(tf.stack([batch_size, num_samples]), seed, 0,
+                                       item_count, tf.int32)
 
 
 def tournament_positions(batch_size, list_length, num_samples, temperature, seed):
@@ -84,6 +138,35 @@ def draws_without_replacement(count, population: int, seed):
     drawn = tf.minimum(count, population)
     order = sample_without_replacement(tf.zeros([1, population]), drawn, seed)[0]
     return tf.gather(order, tf.math.floormod(tf.range(count), drawn))
+
+
+def draw_rows(log_weights, count: int, rng: np.random.Generator):
+    """int32 [b, count]: for each row, ``count`` columns drawn with replacement with
+    p ∝ exp(log_weights) (−∞: never drawn; each row needs a finite entry). NumPy, for the
+    per-refresh pools of BD (``kdtfrs.rank_discrepancy``).
+
+    Inverse-CDF sampling, vectorised over the rows: each row's normalised CDF is shifted by
+    its row index, so one ``searchsorted`` over the flattened CDFs serves every row.
+    """
+    log_weights = np.asarray(log_weights)
+    rows, width = log_weights.shape
+    weights = np.exp(log_weights - log_weights.max(axis=1, keepdims=True))
+    cdf = np.cumsum(weights, axis=1, dtype=np.float64)
+    cdf /= cdf[:, -1:]
+    offsets = np.arange(rows)[:, None]
+    cdf += offsets
+    uniform = rng.random((rows, count)) * (1.0 - 2.0 ** -30)  # r + u stays below r + 1
+    found = np.searchsorted(cdf.reshape(-1), (uniform + offsets).reshape(-1), side="right")
+    return (found.reshape(rows, count) - offsets * width).astype(np.int32)
+
+
+def draw_from_pools(pool, users, num_samples: int, seed):
+    """int32 [B, num_samples]: items drawn uniformly (with replacement) from each row's user
+    pool (``pool`` int32 [num_users, P], a tensor or variable); stateless ``seed`` int [2]."""
+    pool_size = tf.shape(pool)[1]
+    positions = tf.random.stateless_uniform(
+        [tf.shape(users)[0], num_samples], seed=seed, minval=0, maxval=pool_size, dtype=tf.int32)
+    return lookup_positions(pool, users, positions)
 
 
 def split_seed(seed, count):

@@ -5,13 +5,12 @@ import json
 import numpy as np
 import pytest
 
-from kdtfrs import Distiller, tasks
-from kdtfrs._keras import keras, tf
+from kdtfrs import Distiller, samplers, tasks
+from kdtfrs._keras import keras
 from kdtfrs.bidirectional import BidirectionalDistiller
 from kdtfrs.data import bpr_triples, make_synthetic, split_random
 from kdtfrs.fitting import FitConfig, fit_model
 from kdtfrs.models import BPRMF
-from kdtfrs.rank_discrepancy import draw_from_pools
 from kdtfrs.run_guards import RunInterrupted
 from kdtfrs.tasks import step_seed
 from tests.run_helpers import FAST, run
@@ -76,8 +75,8 @@ def test_one_step_is_each_models_base_loss_plus_its_weighted_bce(split, run_eage
     bd.refresh(0)
     batch = next(iter(bpr_triples(split.train, 32)))
     users = batch["user"]
-    teacher_items = draw_from_pools(bd.teacher_pool, users, 3, step_seed(0, 5, 0)).numpy()
-    student_items = draw_from_pools(bd.student_pool, users, 3, step_seed(0, 5, 1)).numpy()
+    teacher_items = samplers.draw_from_pools(bd.teacher_pool, users, 3, step_seed(0, 5, 0)).numpy()
+    student_items = samplers.draw_from_pools(bd.student_pool, users, 3, step_seed(0, 5, 1)).numpy()
     t_scores, s_scores = (np.asarray(m.score_all(users), np.float64) for m in (teacher, student))
     rows = np.arange(32)[:, None]
     teacher_term = 0.3 * bce(s_scores[rows, teacher_items], t_scores[rows, teacher_items],

@@ -7,7 +7,7 @@ import pytest
 
 from kdtfrs import Distiller, model_dir
 from kdtfrs._keras import keras, tf
-from kdtfrs.data import InteractionMatrix, bpr_triples, make_synthetic, split_random
+from kdtfrs.data import bpr_triples, make_synthetic, split_random
 from kdtfrs.embeddings import Embeddings
 from kdtfrs.fitting import FitConfig, fit_model
 from kdtfrs.hetcomp import (TrajectoryKnowledge, advance_checkpoints, current_lists,

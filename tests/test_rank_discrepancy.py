@@ -6,8 +6,8 @@ import pytest
 from kdtfrs._keras import tf
 from kdtfrs.data import InteractionMatrix
 from kdtfrs.embeddings import Embeddings
-from kdtfrs.rank_discrepancy import (discrepancy_log_weights, draw_from_pools, draw_rows,
-                                     rank_discrepancy_pools, ranks_of)
+from kdtfrs.rank_discrepancy import discrepancy_log_weights, rank_discrepancy_pools, ranks_of
+from kdtfrs.samplers import draw_from_pools, draw_rows
 
 NUM_USERS, NUM_ITEMS, DIM = 4, 12, 3
 

@@ -1,4 +1,5 @@
-"""Samplers against NumPy references: rank-aware, without replacement, tournament, seeds."""
+"""Samplers against NumPy references: rank-aware, without replacement, tournament, UnKD's
+pairs, BD's pools, seeds."""
 
 import itertools
 
@@ -87,12 +88,73 @@ def test_tournament_picks_shape_and_range():
     assert draws.shape == (7, 4) and draws.min() >= 0 and draws.max() < 50
 
 
+def test_rank_aware_positions_in_drawn_order_are_the_same_set():
+    listed = samplers.rank_aware_positions(64, 30, 6, 5.0, seed=[3, 4]).numpy()
+    drawn = samplers.rank_aware_positions(64, 30, 6, 5.0, seed=[3, 4], list_order=False).numpy()
+    np.testing.assert_array_equal(np.sort(drawn, axis=1), listed)
+    assert (drawn != listed).any()  # the drawn order is not always the list order
+
+
+def test_first_drawn_position_follows_the_rank_discount():
+    length, temperature = 12, 3.0
+    drawn = samplers.rank_aware_positions(ROWS, length, 3, temperature, seed=[5, 2],
+                                          list_order=False).numpy()
+    _assert_frequencies(drawn[:, :1], _rank_probabilities(length, temperature))
+
+
+def test_lookup_positions():
+    table = np.arange(20).reshape(4, 5)
+    np.testing.assert_array_equal(
+        samplers.lookup_positions(table, [2, 0, 2], [[0, 4], [1, 1], [3, 2]]),
+        [[10, 14], [1, 1], [13, 12]])
+
+
+def test_rank_aware_from_list_returns_items_relevance_and_positions():
+    ranked = tf.constant(np.arange(3 * 10).reshape(3, 10) + 100, tf.int32)
+    users = tf.constant([2, 0], tf.int32)
+    items, relevance, drawn = samplers.rank_aware_from_list(ranked, users, 4, 2.0, [1, 7])
+    positions = samplers.rank_aware_positions(2, 10, 4, 2.0, [1, 7]).numpy()
+    np.testing.assert_array_equal(drawn.numpy(), positions)
+    np.testing.assert_array_equal(items.numpy(), ranked.numpy()[[2, 0]][[[0], [1]], positions])
+    np.testing.assert_array_equal(relevance.numpy(), 10 - positions)
+
+
+def test_rank_aware_pairs_follow_the_discount_within_each_list_length():
+    """A row of length L draws each end i.i.d. from p(r) ∝ e^{-(r+1)/T}, r < L; the better end
+    of a pair is the smaller position: P(min = r) = p(r)^2 + 2 p(r) P(R > r)."""
+    max_rank, temperature, length = 10, 4.0, 6
+    lengths = tf.fill([ROWS, 1], length)
+    better, worse, valid = (x.numpy() for x in samplers.rank_aware_pairs(
+        lengths, max_rank, 1, temperature, seed=[4, 4]))
+    assert better.shape == worse.shape == valid.shape == (ROWS, 1)
+    assert np.all(better <= worse) and worse.max() < length
+    np.testing.assert_array_equal(valid, better != worse)
+    p = _rank_probabilities(length, temperature)
+    tail = p[::-1].cumsum()[::-1] - p
+    _assert_frequencies(better, np.concatenate([p ** 2 + 2 * p * tail, np.zeros(4)]))
+
+
+def test_rank_aware_pairs_of_rows_shorter_than_two_are_padding():
+    lengths = tf.constant([[1], [0], [5]])
+    _, _, valid = samplers.rank_aware_pairs(lengths, 5, 8, 2.0, seed=[1, 1])
+    assert not valid.numpy()[:2].any()
+
+
+def test_uniform_items_cover_the_catalogue_evenly():
+    items = samplers.uniform_items(ROWS, 2, 7, seed=[6, 1]).numpy()
+    assert items.shape == (ROWS, 2) and items.dtype == np.int32
+    _assert_frequencies(items, np.full(7, 1 / 7))
+
+
 SAMPLERS = {
     "rank_aware": lambda seed: samplers.rank_aware_positions(16, 40, 5, 10.0, seed),
     "tournament": lambda seed: samplers.tournament_positions(16, 40, 5, 10.0, seed),
     "without_replacement": lambda seed: samplers.sample_without_replacement(
         tf.zeros([16, 40]), 5, seed),
     "gumbel": lambda seed: samplers.gumbel_noise([16, 5], seed),
+    "rank_aware_pairs": lambda seed: samplers.rank_aware_pairs(
+        tf.fill([16, 1], 30), 40, 5, 10.0, seed)[0],
+    "uniform_items": lambda seed: samplers.uniform_items(16, 5, 40, seed),
 }
 
 

@@ -33,7 +33,7 @@ import zlib
 
 import numpy as np
 
-from kdtfrs import ranking, samplers
+from kdtfrs import ranking
 from kdtfrs._keras import keras, tf
 from kdtfrs.embeddings import Embeddings
 from kdtfrs.replicas import global_mean, replica_count, replica_id
@@ -167,8 +167,8 @@ class DistillationTask(keras.layers.Layer):
     def teacher_list_scores(self, table) -> np.ndarray:
         """float32 [U, L]: the teacher's scores of a per-user item table, scored once.
 
-        Tasks that sample from per-user lists gather these per batch (``lookup_positions``)
-        rather than scoring ``B x N x teacher_dim`` at every step.
+        Tasks that sample from per-user lists gather these per batch
+        (``samplers.lookup_positions``) rather than scoring ``B x N x teacher_dim`` at every step.
         """
         return ranking.list_scores(self.teacher, table)
 
@@ -178,25 +178,6 @@ class DistillationTask(keras.layers.Layer):
                 f"{type(self).__name__}.prepare(signals, train) must run before sampling; "
                 "kdtfrs.Distiller and kdtfrs.distill.signal_dataset call it for you."
             )
-
-
-def lookup_positions(table, rows, positions):
-    """``table[rows[b], positions[b, n]]`` for a [R, M] table: [B, N]."""
-    return tf.gather(tf.gather(table, rows), positions, batch_dims=1)
-
-
-def rank_aware_from_list(ranked, users, num_samples, temperature, seed):
-    """Samples ``num_samples`` items of each user's ranked list with p(r) ~ exp(-(r+1)/T).
-
-    Returns (items int32 [B, n] in list order, relevance float32 [B, n] = M - r > 0,
-    positions int32 [B, n] in the list).
-    """
-    list_length = int(ranked.shape[1])
-    batch = tf.shape(users)[0]
-    positions = samplers.rank_aware_positions(batch, list_length, num_samples, temperature, seed)
-    items = lookup_positions(ranked, users, positions)
-    relevance = tf.cast(list_length - positions, tf.float32)
-    return items, relevance, positions
 
 
 def all_users_top_items(model, num_users, k, exclude, batch_size=2048):

@@ -2,8 +2,7 @@
 
 from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
-from kdtfrs.tasks.base import (DistillationTask, all_users_top_items,
-                                 lookup_positions)
+from kdtfrs.tasks.base import DistillationTask, all_users_top_items
 from kdtfrs.signals import allowed_length
 from kdtfrs.validation import check_number
 
@@ -62,7 +61,7 @@ class CD(DistillationTask):
         length = int(self.guide_items.shape[1])
         positions = samplers.tournament_positions(
             tf.shape(users)[0], length, self.num_items, self.temperature, seed)
-        items = lookup_positions(self.guide_items, users, positions)
+        items = samplers.lookup_positions(self.guide_items, users, positions)
         return items, self.teacher_scores(users, items)
 
     def make_loss(self):

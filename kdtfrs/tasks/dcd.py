@@ -4,7 +4,7 @@ import numpy as np
 
 from kdtfrs import losses, ranking, samplers
 from kdtfrs._keras import keras, tf
-from kdtfrs.tasks.base import DistillationTask, check_list_length, lookup_positions
+from kdtfrs.tasks.base import DistillationTask, check_list_length
 from kdtfrs.validation import check_number
 
 _FLOOR = 1e-5
@@ -79,8 +79,8 @@ class DCD(DistillationTask):
             tf.gather(self.under_logits, users), self.num_items, under_seed), axis=-1)
         over = samplers.sample_without_replacement(
             tf.gather(self.over_logits, users), self.num_items, over_seed)
-        items = tf.concat([lookup_positions(self.ranked, users, under),
-                           lookup_positions(self.ranked, users, over)], axis=1)
+        items = tf.concat([samplers.lookup_positions(self.ranked, users, under),
+                           samplers.lookup_positions(self.ranked, users, over)], axis=1)
         relevance = tf.cast(int(self.ranked.shape[1]) - under, tf.float32)
         labels = tf.concat([relevance, tf.zeros(tf.shape(over), tf.float32)], axis=1)
         return items, labels

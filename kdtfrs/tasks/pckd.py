@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kdtfrs import samplers
 from kdtfrs._keras import tf
-from kdtfrs.tasks.base import check_list_length, lookup_positions
+from kdtfrs.tasks.base import check_list_length
 from kdtfrs.tasks.de import DE
 from kdtfrs.validation import check_number
 
@@ -115,11 +115,10 @@ class PCKD(DE):
         """
         self._require_prepared()
         count = 2 if self.regulariser == "pair" else self.num_samples
-        logits = samplers.rank_discount_logits(int(self.ranked.shape[1]),
-                                               self.sample_temperature)
-        logits = tf.tile(logits[None, :], tf.stack([tf.shape(users)[0], 1]))
-        positions = samplers.sample_without_replacement(logits, count, seed)
-        return lookup_positions(self.ranked, users, positions)
+        positions = samplers.rank_aware_positions(
+            tf.shape(users)[0], int(self.ranked.shape[1]), count, self.sample_temperature, seed,
+            list_order=False)
+        return samplers.lookup_positions(self.ranked, users, positions)
 
     def scores_before_and_after(self, users, items, student, seed):
         """(a float32 [B, n], b float32 [B, n]): student scores before and after projection.

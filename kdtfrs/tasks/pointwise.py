@@ -1,10 +1,9 @@
 """Pointwise score distillation baselines: MSE on scores and BCE toward sigmoid(t / tau)."""
 
-from kdtfrs import losses
+from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.exclusion import PairExclusion
-from kdtfrs.tasks.base import (DistillationTask, check_list_length,
-                                 lookup_positions, rank_aware_from_list)
+from kdtfrs.tasks.base import DistillationTask, check_list_length
 from kdtfrs.validation import check_number
 
 SAMPLINGS = ("uniform", "rank")
@@ -42,14 +41,14 @@ class _Pointwise(DistillationTask):
         self._require_prepared()
         users = features["user"]
         if self.sampling == "rank":
-            items, _, positions = rank_aware_from_list(
+            items, _, positions = samplers.rank_aware_from_list(
                 self.ranked, users, self.num_items, self.temperature, seed)
-            return items, lookup_positions(self.ranked_scores, users, positions)
+            return items, samplers.lookup_positions(self.ranked_scores, users, positions)
         if self.exclude_train:
             items = self.exclusion.sample_uniform_excluding(users, self.num_items, seed)
         else:
-            items = tf.random.stateless_uniform([tf.shape(users)[0], self.num_items], seed,
-                                                0, self.item_count, tf.int32)
+            items = samplers.uniform_items(tf.shape(users)[0], self.num_items,
+                                           self.item_count, seed)
         return items, self.teacher_scores(users, items)
 
     def get_config(self):

@@ -6,8 +6,7 @@ from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.exclusion import PairExclusion
 from kdtfrs.data.matrix import InteractionMatrix
-from kdtfrs.tasks.base import (DistillationTask, check_list_length,
-                                 rank_aware_from_list)
+from kdtfrs.tasks.base import DistillationTask, check_list_length
 from kdtfrs.validation import check_number
 
 
@@ -42,7 +41,7 @@ def relaxed_ranking_targets(ranked, rows, num_interesting, temperature, unintere
     (rows are users, columns items) and IR-RRD's item side (rows items, columns users).
     """
     interesting_seed, uninteresting_seed = tf.unstack(samplers.split_seed(seed, 2))
-    columns, relevance, _ = rank_aware_from_list(
+    columns, relevance, _ = samplers.rank_aware_from_list(
         ranked, rows, num_interesting, temperature, interesting_seed)
     if not num_uninteresting:
         return columns, relevance

@@ -5,7 +5,7 @@ import numpy as np
 from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.popularity import popularity_groups
-from kdtfrs.tasks.base import DistillationTask, lookup_positions
+from kdtfrs.tasks.base import DistillationTask
 from kdtfrs.validation import check_number
 
 
@@ -88,23 +88,17 @@ class UnKD(DistillationTask):
     def targets(self, features, seed):
         self._require_prepared()
         users = features["user"]
-        discount = samplers.rank_discount_logits(self.max_rank, self.rank_temperature)
         seeds = samplers.split_seed(seed, len(self.pair_counts))
         items, labels = [], []
         for group, count in enumerate(self.pair_counts):
             if count == 0:
                 continue
             length = tf.gather(self.lengths[group], users)[:, None]
-            logits = tf.where(tf.range(self.max_rank)[None, :] < length, discount[None, :],
-                              -np.inf)
-            draws = tf.random.stateless_categorical(logits, 2 * count, seeds[group],
-                                                    dtype=tf.int32)
-            draws = tf.minimum(draws, self.max_rank - 1)
-            first, second = draws[:, :count], draws[:, count:]
-            better, worse = tf.minimum(first, second), tf.maximum(first, second)
-            valid = (first != second) & (length >= 2)
-            pair = tf.stack([lookup_positions(self.lists[group], users, better),
-                             lookup_positions(self.lists[group], users, worse)], axis=-1)
+            better, worse, valid = samplers.rank_aware_pairs(
+                length, self.max_rank, count, self.rank_temperature, seeds[group])
+            pair = tf.stack([samplers.lookup_positions(self.lists[group], users, better),
+                             samplers.lookup_positions(self.lists[group], users, worse)],
+                            axis=-1)
             relevance = tf.cast(self.max_rank - tf.stack([better, worse], -1), tf.float32)
             relevance = tf.where(valid[..., None], relevance, -1.0)  # -1: padding
             items.append(pair)

@@ -3,27 +3,10 @@
 import numpy as np
 import pytest
 
-from kdtfrs import losses, samplers
+from kdtfrs import losses
 from kdtfrs._keras import tf
-from kdtfrs.tasks.base import (DistillationTask, all_users_top_items, check_list_length,
-                               lookup_positions, rank_aware_from_list)
+from kdtfrs.tasks.base import DistillationTask, all_users_top_items, check_list_length
 from tests.tasks import task_checks as checks
-
-
-def test_lookup_positions():
-    table = np.arange(20).reshape(4, 5)
-    np.testing.assert_array_equal(lookup_positions(table, [2, 0, 2], [[0, 4], [1, 1], [3, 2]]),
-                                  [[10, 14], [1, 1], [13, 12]])
-
-
-def test_rank_aware_from_list_returns_items_relevance_and_positions():
-    ranked = tf.constant(np.arange(3 * 10).reshape(3, 10) + 100, tf.int32)
-    users = tf.constant([2, 0], tf.int32)
-    items, relevance, drawn = rank_aware_from_list(ranked, users, 4, 2.0, checks.SEED)
-    positions = samplers.rank_aware_positions(2, 10, 4, 2.0, checks.SEED).numpy()
-    np.testing.assert_array_equal(drawn.numpy(), positions)
-    np.testing.assert_array_equal(items.numpy(), ranked.numpy()[[2, 0]][[[0], [1]], positions])
-    np.testing.assert_array_equal(relevance.numpy(), 10 - positions)
 
 
 class _Constant(DistillationTask):
