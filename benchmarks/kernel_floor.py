@@ -9,6 +9,10 @@ the gather of the B x N student rows, the scatter-add of their gradients into th
 de-duplication of those rows (``tf.unique`` + segment sum) before LazyAdam's row update; with
 XLA where it compiles. Also the list loss's reverse cumulative log-sum-exp, TensorFlow's
 ``cumulative_logsumexp`` against kdtfrs' shifted-sum form, each forward and with its gradient.
+And the floor under DE and PCKD (benchmarks/distill.py's feature rows): their
+``ExpertProjector`` on the 3B entities of a step (users, positive and negative items), E
+experts d_S -> (d_S + d_T)/2 -> d_T, forward and with the gradient of its weights; it does
+``3B · E · (d_S h + h d_T)`` multiply-adds forward, about twice that again backward.
 Random data of the given shapes (cost does not depend on values); fastest of 5 rounds of
 ``--repeats`` calls. Records: benchmarks/results/kernel_floor.json (one per kernel and shape;
 rerun to replace).
@@ -25,6 +29,7 @@ from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
 from benchmarks.step_cost import milliseconds_per_call  # noqa: E402
 from kdtfrs._keras import tf  # noqa: E402
+from kdtfrs.layers import ExpertProjector  # noqa: E402
 from kdtfrs.losses._utils import reverse_cumulative_logsumexp  # noqa: E402
 
 
@@ -66,22 +71,47 @@ def kernels(table_rows, batch, count, dim):
     return compiled
 
 
+def projector_kernels(entities, student_dim, teacher_dim, experts):
+    """{name: a function of no argument}: DE's projector on ``entities`` vectors, forward and
+    with the gradient of its weights (the student's vectors are inputs here)."""
+    projector = ExpertProjector(experts, teacher_dim).build_for(student_dim)
+    student = tf.random.normal([entities, student_dim])
+    teacher = tf.random.normal([entities, teacher_dim])
+    seed = tf.constant([0, 1])
+
+    def forward():
+        return projector(student, teacher, seed)
+
+    def with_gradient():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(teacher - forward()))
+        return tape.gradient(loss, projector.trainable_variables)
+
+    shape = f"E={experts}, {student_dim}->{(student_dim + teacher_dim) // 2}->{teacher_dim}"
+    return {f"expert_projector ({shape})": tf.function(forward),
+            f"expert_projector+gradient ({shape})": tf.function(with_gradient)}
+
+
 def main(argv=None):
     parser = benchmark_parser(__doc__, "kernel_floor.json", trains=False)
     parser.add_argument("--items", type=int, default=25181, help="item table rows")
     parser.add_argument("--batch", type=int, default=2048, help="rows per step (B)")
     parser.add_argument("--rows-per-example", type=int, default=300, help="items per row (N)")
     parser.add_argument("--dim", type=int, default=20, help="student embedding width")
+    parser.add_argument("--teacher-dim", type=int, default=400,
+                        help="teacher width d_T of the expert projector")
+    parser.add_argument("--experts", type=int, default=30, help="DE's experts E")
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
     results = ResultsFile(args.results, ("kernel", "items", "batch", "rows_per_example", "dim"))
     shape = {"items": args.items, "batch": args.batch, "rows_per_example": args.rows_per_example,
              "dim": args.dim}
-    for name, function in kernels(args.items, args.batch, args.rows_per_example,
-                                  args.dim).items():
+    measured = {**kernels(args.items, args.batch, args.rows_per_example, args.dim),
+                **projector_kernels(3 * args.batch, args.dim, args.teacher_dim, args.experts)}
+    for name, function in measured.items():
         ms = milliseconds_per_call(function, args.repeats)
         results.add({"kernel": name, **shape, "ms": round(ms, 2)})
-        print(f"{name:<32}{ms:>8.1f} ms", flush=True)
+        print(f"{name:<48}{ms:>8.1f} ms", flush=True)
 
 
 if __name__ == "__main__":
