@@ -311,6 +311,39 @@ def _dataset_order(dataset):
     return (DATASETS.index(dataset) if dataset in DATASETS else len(DATASETS), dataset)
 
 
+CONSISTENCY_METHODS = ("de", "pckd_pair", "pckd_list", "pckd_hybrid")
+
+
+def consistency_section(records):
+    """PCKD's preference consistency against DE's (benchmarks/consistency.py)."""
+    lines = ["## Preference consistency: DE and PCKD", "",
+             "Command: `python benchmarks/consistency.py` (DE and PCKD with distill.py's "
+             "settings, 8 epochs, seed 0; after each epoch the student's own ranking and its "
+             "projected ranking compared for 500 users: top-10 overlap and Spearman's rho, on "
+             "each user's teacher top-50 and on 50 uniform items). Each cell: the last "
+             "epoch's value, and in brackets the range over the epochs.", ""]
+    if not records:
+        return lines + ["No record yet.", ""]
+    columns = ("overlap_teacher_top", "spearman_teacher_top", "overlap_uniform",
+               "spearman_uniform")
+    lines += ["| dataset | method | epochs | val ndcg@20 | overlap@10, teacher top-50 | "
+              "spearman, teacher top-50 | overlap@10, uniform | spearman, uniform |",
+              "|---|---|---|---|---|---|---|---|"]
+    for dataset in sorted({r["dataset"] for r in records}, key=_dataset_order):
+        for method in CONSISTENCY_METHODS:
+            group = sorted((r for r in records
+                            if r["dataset"] == dataset and r["method"] == method),
+                           key=lambda r: (r["seed"], r["epoch"]))
+            if not group:
+                continue
+            last = group[-1]
+            cells = [f"{last[c]:.3f} ({min(r[c] for r in group):.3f}-"
+                     f"{max(r[c] for r in group):.3f})" for c in columns]
+            lines.append(f"| {dataset} | {method} | {len(group)} | {last['val_ndcg@20']:.4f} | "
+                         + " | ".join(cells) + " |")
+    return lines + [""]
+
+
 def step_cost_section(records):
     lines = ["## Cost of one training step", "",
              "Command: `python benchmarks/step_cost.py --touch 2 8 50 150 300` (one fixed "
@@ -526,6 +559,7 @@ def main():
     if bd_warmup10:
         lines += distill_section("citeulike-t", bd_warmup10, BD_WARMUP10_TITLE,
                                  BD_WARMUP10_PREAMBLE)
+    lines += consistency_section(load("consistency"))
     lines += step_cost_section(load("step_cost"))
     lines += step_profile_section(load("step_profile"))
     lines += kernel_floor_section(load("kernel_floor"))

@@ -24,7 +24,7 @@ import warnings
 
 from kdtfrs.data.registry import DATASETS, SPLITS
 from kdtfrs.method_ids import METHOD_IDS, SCHEMES
-from kdtfrs.pipeline_args import add_pipeline_parser
+from kdtfrs.pipeline_args import METRICS, add_pipeline_parser
 from kdtfrs.strategy import NAMES as STRATEGIES
 from kdtfrs.validation import check_number
 
@@ -131,7 +131,14 @@ def _add_fit_args(parser, epochs=50, sweep=False):
                        default=1, help="negatives per training pair")
     group.add_argument("--patience", type=_number("--patience", integer=True, minimum=1),
                        default=10,
-                       help="evaluations without a better validation NDCG@20 before stopping")
+                       help="evaluations without a better validation NDCG@20 (--stop-on) "
+                            "before stopping")
+    if not sweep:  # tune ranks its trials on validation NDCG@20
+        group.add_argument("--stop-on", choices=METRICS, default="ndcg@20",
+                           help="the validation metric early stopping follows; ndcg@10 is the "
+                                "reference protocol of KDs and the papers' code, to compare "
+                                "with published tables (with `kdtfrs evaluate --protocol "
+                                "reference`)")
     group.add_argument("--eval-every", type=_number("--eval-every", integer=True, minimum=1),
                        default=1, help="epochs between evaluations")
     group.add_argument("--optimizer", choices=("lazy_adam", "adam"), default="lazy_adam",

@@ -30,11 +30,13 @@ _CSV_FLAGS = ("delimiter", "user_column", "item_column", "order_column", "header
 _SETTING_FLAGS = {
     "epochs": "--epochs", "batch_size": "--batch-size", "learning_rate": "--lr",
     "num_negatives": "--negatives", "patience": "--patience", "eval_every": "--eval-every",
-    "seed": "--seed", "optimizer": "--optimizer", "model": "--model", "dim": "--dim",
+    "seed": "--seed", "optimizer": "--optimizer", "stop_on": "--stop-on", "model": "--model", "dim": "--dim",
     "layers": "--layers", "l2": "--l2", "loss": "--loss", "method": "--method",
     "method_config": "--param/--config", "teacher": "--teacher", "strategy": "--strategy",
 }
-_UNRECORDED = {"distribution": {"strategy": "default", "replicas": 1}}  # runs before --strategy
+# What a run recorded before a setting existed ran with: --strategy, --stop-on.
+_UNRECORDED = {"distribution": {"strategy": "default", "replicas": 1},
+               "fit": {"stop_on": "ndcg@20"}}
 
 
 def run(args) -> int:
@@ -204,7 +206,8 @@ def _distribution(args, strategy) -> dict:
 def _fit_config(args) -> FitConfig:
     return FitConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
                      num_negatives=args.negatives, patience=args.patience,
-                     eval_every=args.eval_every, seed=args.seed, optimizer=args.optimizer)
+                     eval_every=args.eval_every, seed=args.seed, optimizer=args.optimizer,
+                     stop_on=args.stop_on)
 
 
 def _backbone_spec(args) -> BackboneSpec:
@@ -272,7 +275,9 @@ def _settings_differences(recorded: dict, current: dict) -> list[str]:
         differences.append(f"the data differ from {DataSpec.from_record(recorded_data).describe()}"
                            f" ({', '.join(data_changes)})")
     for section in ("backbone", "fit", "distribution"):
-        before, now = recorded.get(section, _UNRECORDED.get(section, {})), current.get(section, {})
+        unrecorded = _UNRECORDED.get(section, {})
+        before = {**unrecorded, **recorded.get(section, {})}
+        now = {**unrecorded, **current.get(section, {})}
         for key in sorted(set(before) | set(now)):
             if before.get(key) != now.get(key):
                 flag = _SETTING_FLAGS.get(key, key)

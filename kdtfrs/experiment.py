@@ -99,7 +99,7 @@ def _fit(model, served, split, fit, checkpoint_dir, verbose, best_on_interrupt, 
 def _finish(model, split, history, output, data_record, extra, ks=(10, 20, 50)) -> dict:
     result = {
         "test": evaluate_split(model, split, "test", ks),
-        "training": history_summary(history),
+        "training": history_summary(history, FitConfig(**extra["fit"]).monitor),
         **extra,
     }
     if output is not None:

@@ -30,9 +30,12 @@ def test_train_distill_evaluate(csv_path, tmp_path, capsys):
 
     assert run("distill", "--teacher", tmp_path / "teacher", "--method", "rrd", "--epochs", 2,
                "--param", "num_interesting=5", "--param", "num_uninteresting=5",
-               "--param", "max_rank=20", "--output", tmp_path / "rrd", *FAST) == 0
+               "--param", "max_rank=20", "--stop-on", "ndcg@10", "--output", tmp_path / "rrd",
+               *FAST) == 0
     student = json.loads((tmp_path / "rrd" / "metrics.json").read_text())
     assert student["method"] == "rrd" and student["method_config"]["num_interesting"] == 5
+    assert student["fit"]["stop_on"] == "ndcg@10"  # the reference protocol's stopping rule
+    assert {"best_val_ndcg@10", "best_val_ndcg@20"} <= set(student["training"])
 
     assert run("evaluate", "--model-dir", tmp_path / "rrd", "--ks", 5, 10) == 0
     evaluated = json.loads((tmp_path / "rrd" / "metrics-test.json").read_text())
@@ -191,3 +194,13 @@ def test_a_run_resumes_only_on_its_strategy():
     mirrored = {**before, "distribution": {"strategy": "mirrored", "replicas": 2}}
     assert _settings_differences(now, mirrored) == ["replicas was 1, now 2",
                                                     "--strategy was default, now mirrored"]
+
+
+def test_a_run_recorded_before_stop_on_resumes_with_the_default_only():
+    from kdtfrs.commands import _settings_differences
+
+    before = {"command": "train", "data": {"fingerprint": {}}, "fit": {"epochs": 5}}
+    now = {**before, "fit": {"epochs": 5, "stop_on": "ndcg@20"}}
+    assert _settings_differences(before, now) == []
+    reference = {**before, "fit": {"epochs": 5, "stop_on": "ndcg@10"}}
+    assert _settings_differences(before, reference) == ["--stop-on was ndcg@20, now ndcg@10"]

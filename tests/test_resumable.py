@@ -162,3 +162,21 @@ def test_early_stopping_counts_evaluations_only():
     stopping.on_epoch_end(5, {"val_ndcg@20": 0.4})
     assert model.stop_training
     stopping.on_train_end()
+
+
+def test_early_stopping_can_follow_ndcg_at_10_as_the_reference_protocol(split):
+    config = FitConfig(epochs=8, batch_size=64, learning_rate=0.02, patience=100,
+                       stop_on="ndcg@10")
+    model, history = train(split, config)
+    scores = np.asarray(history.history["val_ndcg@10"])
+    assert scores.shape == (8,) and "val_ndcg@20" in history.history
+    best = int(np.argmax(scores))
+    summary = history_summary(history, config.monitor)
+    assert summary["best_epoch"] == best + 1
+    assert summary["best_val_ndcg@10"] == pytest.approx(scores[best])
+    assert summary["best_val_ndcg@20"] == pytest.approx(history.history["val_ndcg@20"][best])
+
+
+def test_an_unknown_stopping_metric_is_refused():
+    with pytest.raises(ValueError, match="stop_on must be one of ndcg@10, ndcg@20"):
+        FitConfig(stop_on="auc")
