@@ -210,6 +210,13 @@ def test_once_per_unique_user_too(method_id, split, batches, two_replica_strateg
         method_id, "eager", split, batches, two_replica_strategy)
 
 
+def test_ir_rrd_on_the_papers_item_set_too(split, batches, two_replica_strategy, monkeypatch):
+    """Each replica ranks users for the unique items its own rows drew."""
+    monkeypatch.setitem(SMALL, "ir_rrd", {**SMALL["ir_rrd"], "item_set": "paper"})
+    test_two_replicas_train_as_one_device_on_the_replicas_rows(
+        "ir_rrd", "eager", split, batches, two_replica_strategy)
+
+
 @pytest.mark.parametrize("method_id", ["scratch", "rrd", "de"])
 def test_a_lightgcn_student_too(method_id, split, batches, two_replica_strategy):
     """Dense gradients (through the propagation) in place of the embeddings' IndexedSlices."""

@@ -86,3 +86,43 @@ def test_lists_leave_uninteresting_users_for_the_most_popular_item(signals, trai
     assert not checks.dense(train).T[popular.numpy()[:, None], users].any()
     items, _ = checks.numpy_targets(method, features)
     assert not checks.dense(train)[features["user"].numpy()[:, None], items].any()
+
+
+@pytest.fixture(scope="module")
+def ir_rrd_paper(signals, train):
+    method = IRRRD(weight=0.3, num_interesting=4, num_uninteresting=5, temperature=3.0,
+                   max_rank=MAX_RANK, item_weight=0.7, item_interesting=3,
+                   item_uninteresting=6, item_temperature=2.0, item_set="paper")
+    method.prepare(signals, train)
+    return method
+
+
+def test_paper_item_set_ranks_users_for_each_drawn_item_once(ir_rrd_paper, features, student):
+    """Σ_{i∈I*} IR(i) / B with I* the unique items the user side drew (NumPy reference)."""
+    user_seed, item_seed = tf.unstack(samplers.split_seed(checks.SEED, 2))
+    drawn, labels = (t.numpy() for t in ir_rrd_paper.targets(features, user_seed))
+    user_emb, item_emb = (t.numpy() for t in student.embeddings())
+    scores = np.einsum("bd,bnd->bn", user_emb[features["user"].numpy()], item_emb[drawn])
+    user_side = losses.rrd_loss(labels, scores, np.ones(labels.shape, bool)).numpy()
+    unique = np.array(list(dict.fromkeys(drawn.reshape(-1).tolist())), np.int32)
+    users, item_labels = (t.numpy() for t in ir_rrd_paper.item_side_targets(
+        tf.constant(unique), item_seed))
+    item_scores = np.einsum("nkd,nd->nk", user_emb[users], item_emb[unique])
+    item_side = losses.rrd_loss(item_labels, item_scores,
+                                np.ones(item_labels.shape, bool)).numpy()
+    got = ir_rrd_paper.weighted_loss(features, student, checks.SEED).numpy()
+    assert got.shape == user_side.shape
+    np.testing.assert_allclose(got.sum(), 0.3 * user_side.sum() + 0.7 * item_side.sum(),
+                               rtol=1e-5)
+
+
+def test_paper_item_set_trains_the_student_only_and_round_trips(ir_rrd_paper, features,
+                                                                student, teacher):
+    checks.assert_loss_trains_student_only(ir_rrd_paper, features, student, teacher)
+    checks.assert_config_round_trip(ir_rrd_paper)
+    assert "item_set" not in IRRRD().get_config()  # the default keeps recorded configs equal
+
+
+def test_an_unknown_item_set_is_refused():
+    with pytest.raises(ValueError, match="item_set must be one of positives, paper"):
+        IRRRD(item_set="all")
