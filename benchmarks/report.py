@@ -10,6 +10,11 @@ from __future__ import annotations
 import json
 import pathlib
 import statistics
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks.quality_cost_plot import quality_cost_svg  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -135,6 +140,44 @@ def beats_scratch(method, scratch):
                else "within noise")
     above = sum(value > statistics.mean(scratch) for value in method)
     return f"{verdict} ({above}/{len(method)})"
+
+
+#: Rows that are not a distilled student: left out of the quality-vs-cost plot.
+NOT_STUDENTS = ("teacher", "scratch", "hetcomp_ensemble")
+
+
+def quality_cost_points(records):
+    """[(method, s/epoch over scratch, gap recovered, its standard error)] of each student row
+    (co-trained teachers left out), for ``quality_cost_svg``."""
+    rows = {}
+    for r in records:
+        rows.setdefault(r["method"], []).append(r)
+    scratch, teachers = rows.get("scratch", []), rows.get("teacher", [])
+    if not scratch or not teachers:
+        return []
+    scratch_seconds = statistics.mean(r["seconds_per_epoch"] for r in scratch)
+    points = []
+    for method in METHOD_ORDER:
+        if method not in rows or method in NOT_STUDENTS or method.endswith("_teacher"):
+            continue
+        group = rows[method]
+        share = gap_recovered([r["ndcg@20"] for r in group], [r["ndcg@20"] for r in scratch],
+                              [r["ndcg@20"] for r in teachers])
+        seconds = statistics.mean(r["seconds_per_epoch"] for r in group)
+        if share is not None and seconds > 0:
+            points.append((method, seconds / scratch_seconds, *share))
+    return points
+
+
+def write_quality_cost_plot(dataset, records) -> list:
+    """Writes docs/quality-vs-cost-<dataset>.svg; the page's lines that show it."""
+    points = quality_cost_points(records)
+    if not points:
+        return []
+    name = f"quality-vs-cost-{dataset}.svg"
+    (PAGE.parent / name).write_text(quality_cost_svg(
+        points, f"{dataset}: gap recovered (test NDCG@20, ± 1 s.e.) against cost per epoch"))
+    return [f"![{dataset}: gap recovered against seconds per epoch]({name})", ""]
 
 
 def distill_section(dataset, records, title=None, preamble=()):
@@ -545,7 +588,9 @@ def main():
     lines += ["Command: `python benchmarks/distill.py [--datasets D] [--seeds S ...]` "
               "(resumable: finished records are skipped).", ""]
     for dataset in datasets:
-        lines += distill_section(dataset, [r for r in distill if r["dataset"] == dataset])
+        records = [r for r in distill if r["dataset"] == dataset]
+        lines += distill_section(dataset, records)
+        lines += write_quality_cost_plot(dataset, records)
     rerun = load("distill-tasks-reproduction")
     if rerun:
         lines += reproduction_section(distill, rerun)
