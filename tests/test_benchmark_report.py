@@ -41,3 +41,17 @@ def test_beats_scratch_separates_clear_wins_and_losses_from_noise():
 
 def test_no_gap_when_the_teacher_is_not_above_scratch():
     assert gap_recovered([0.02], [0.02, 0.03], [0.02]) is None
+
+
+def test_quality_cost_plot_has_one_labelled_point_per_method():
+    import xml.etree.ElementTree as ElementTree
+
+    from benchmarks.quality_cost_plot import quality_cost_svg
+
+    svg = quality_cost_svg([("kd", 5.4, 0.82, 0.09), ("rrd", 50.4, 0.74, 0.0),
+                            ("a<b", 1.2, -0.2, 0.4)], "title")
+    root = ElementTree.fromstring(svg)
+    namespace = "{http://www.w3.org/2000/svg}"
+    assert len(root.findall(f"{namespace}circle")) == 3
+    assert {"kd", "rrd", "a<b"} <= {text.text for text in root.findall(f"{namespace}text")}
+    assert "no method recorded yet" in quality_cost_svg([], "title")
