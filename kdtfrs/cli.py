@@ -296,6 +296,10 @@ def build_parser(method_ids=METHOD_IDS) -> argparse.ArgumentParser:
     export.add_argument("--search", choices=("exact", "clustered"), default="exact",
                         help="top-k search in the graph: exact, or clustered (approximate, "
                              "faster; its recall depends on the data)")
+    export.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                        help="precision of the exact search's pass over every item; bfloat16 "
+                             "reads half the memory and stays exact (the few blocks an error "
+                             "bound cannot rule out are rescored in float32; docs/serving.md)")
     _add_data_args(export, recorded=True)
 
     demo = add("demo", help="the TFX pipeline on the synthetic default: teacher, scratch and "

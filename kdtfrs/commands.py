@@ -154,12 +154,23 @@ def cmd_evaluate(args):
     _print_metrics(f"{args.on} metrics ({args.model_dir}), written to {out}", metrics)
 
 
+def _search_options(args) -> dict:
+    """The export's search options; --precision belongs to the exact search only."""
+    if args.precision == "float32":
+        return {}
+    if args.search != "exact":
+        raise ValueError(f"--precision {args.precision} applies to --search exact only; the "
+                         f"{args.search} search scores its candidates in float32.")
+    return {"precision": args.precision}
+
+
 def cmd_export(args):
     from kdtfrs.serving import export_model_dir
 
     path = export_model_dir(args.model_dir, args.output, exclude_train=args.exclude_train,
                             data_overrides=_repointed(args), k=args.k, version=args.version,
-                            overwrite=args.overwrite, search=args.search)
+                            overwrite=args.overwrite, search=args.search,
+                            search_options=_search_options(args))
     print(f"kdtfrs export: wrote {path} (serve {pathlib.Path(args.output).absolute()}; "
           "docs/serving.md)")
 

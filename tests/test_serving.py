@@ -65,14 +65,17 @@ def train():
     return _train_matrix()
 
 
-@pytest.fixture(scope="module", params=[("bpr_mf", "string"), ("lightgcn", "int")],
-                ids=["bpr_mf-string-ids", "lightgcn-int-ids"])
+@pytest.fixture(scope="module", params=[("bpr_mf", "string", "float32"),
+                                        ("lightgcn", "int", "float32"),
+                                        ("bpr_mf", "int", "bfloat16")],
+                ids=["bpr_mf-string-ids", "lightgcn-int-ids", "bpr_mf-bfloat16-pass"])
 def exported(request, train, tmp_path_factory):
-    backbone, kind = request.param
+    backbone, kind, precision = request.param
     model = _model(backbone, train)
     ids = _ids(kind)
     path = serving.export_saved_model(model, tmp_path_factory.mktemp("export") / "student",
-                                      ids=ids, k=K, exclude=train)
+                                      ids=ids, k=K, exclude=train,
+                                      search_options={"precision": precision})
     return model, ids, path, tf.saved_model.load(str(path))
 
 
@@ -212,15 +215,16 @@ def test_versions_are_never_overwritten_unless_asked(train, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1", "7", "file"]
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 @pytest.mark.parametrize("block_size", [None, 1, 8, 64, 512])
-def test_exact_search_equals_a_full_top_k(block_size):
+def test_exact_search_equals_a_full_top_k(block_size, precision):
     rng = np.random.default_rng(block_size or 0)
     items = rng.normal(size=(1001, 6)).astype(np.float32)
     queries = rng.normal(size=(4, 6)).astype(np.float32)
     counts = [0, 5, 300, 990]  # the last row keeps 11 allowed items, fewer than k
     rows = np.repeat(np.arange(4), counts)
     excluded = np.concatenate([rng.choice(1001, c, replace=False) for c in counts])
-    found, scores = ExactSearch(items, 30, block_size)(
+    found, scores = ExactSearch(items, 30, block_size, precision)(
         tf.constant(queries), tf.constant(rows, tf.int32), tf.constant(excluded, tf.int32))
     full = queries @ items.T
     full[rows, excluded] = -np.inf
@@ -235,15 +239,58 @@ def test_exact_search_equals_a_full_top_k(block_size):
     assert np.isinf(scores.numpy()[3][~allowed[3]]).all()
 
 
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 @pytest.mark.parametrize("num_items, block_size", [(1000, 8), (1000, 1000), (1001, 8)])
-def test_exact_search_without_exclusions(num_items, block_size):
+def test_exact_search_without_exclusions(num_items, block_size, precision):
     rng = np.random.default_rng(num_items)
     items = rng.normal(size=(num_items, 6)).astype(np.float32)
     queries = rng.normal(size=(5, 6)).astype(np.float32)
-    found, scores = ExactSearch(items, 40, block_size)(tf.constant(queries))
+    found, scores = ExactSearch(items, 40, block_size, precision)(tf.constant(queries))
     full = queries @ items.T
     np.testing.assert_array_equal(found.numpy(), np.argsort(-full, axis=1)[:, :40])
     np.testing.assert_allclose(scores.numpy(), -np.sort(-full, axis=1)[:, :40], rtol=1e-5)
+
+
+def test_bfloat16_pass_stays_exact_where_bfloat16_cannot_tell_the_items_apart():
+    """Scores 1e-4 apart, far below bfloat16's resolution (about 1% here): the pass sees
+    ties, the float32 rescoring of the blocks the bound keeps orders them exactly."""
+    rng = np.random.default_rng(3)
+    base = rng.normal(size=(1, 8)).astype(np.float32)
+    items = np.concatenate([base + 1e-4 * rng.normal(size=(300, 8)),
+                            rng.normal(size=(3000, 8)) - 3 * base]).astype(np.float32)
+    items = items[rng.permutation(len(items))]
+    queries = np.concatenate([base, rng.normal(size=(3, 8))]).astype(np.float32)
+    search = ExactSearch(items, 50, 16, "bfloat16")
+    found, scores = search(tf.constant(queries))
+    approximate = (queries.astype(tf.bfloat16.as_numpy_dtype).astype(np.float32)
+                   @ items.astype(tf.bfloat16.as_numpy_dtype).astype(np.float32).T)
+    assert len(np.unique(approximate[0])) < len(items)  # bfloat16 merges scores
+    full = queries.astype(np.float64) @ items.T.astype(np.float64)
+    best = -np.sort(-full, axis=1)[:, :50]
+    # The true top 50 (float32 rounding aside: clones 1e-6 apart may swap places).
+    np.testing.assert_allclose(np.take_along_axis(full, found.numpy(), axis=1), best,
+                               rtol=0, atol=1e-5)
+    np.testing.assert_allclose(scores.numpy(), best, rtol=0, atol=1e-5)
+    assert all(len(set(row)) == 50 for row in found.numpy())
+    assert search.describe()["precision"] == "bfloat16"
+    with pytest.raises(ValueError, match="precision must be one of float32, bfloat16"):
+        ExactSearch(items, 5, precision="float16")
+
+
+def test_bfloat16_pass_keeps_the_best_item_when_rounding_ranks_it_lower():
+    """The true best item's bfloat16 score is below another's: only the error margin keeps
+    its block (block_size 1, k 1: without the margin one block, the wrong one, is kept)."""
+    rng = np.random.default_rng(21)
+    items = (1.0 + 0.01 * rng.random((64, 4))).astype(np.float32)
+    query = (rng.random((1, 4)) + 0.5).astype(np.float32)
+    true = (query.astype(np.float64) @ items.T.astype(np.float64))[0]
+    approximate = tf.cast(tf.matmul(tf.cast(query, tf.bfloat16),
+                                    tf.cast(items.T, tf.bfloat16)), tf.float32).numpy()[0]
+    best = int(np.argmax(true))
+    assert approximate[best] < approximate.max()  # the case this test is about
+    found, scores = ExactSearch(items, 1, 1, "bfloat16")(tf.constant(query))
+    assert found.numpy().tolist() == [[best]]
+    assert scores.numpy()[0, 0] == pytest.approx(true[best], rel=1e-6)
 
 
 @pytest.mark.parametrize("chunk_size", [1, 4, 64])
@@ -283,6 +330,14 @@ def test_export_model_dir_and_the_cli(tmp_path, capsys):
                "--overwrite", "--no-exclude-train", "--k", 3) == 0
     card = json.loads((export / "1" / "assets.extra" / "model_card.json").read_text())
     assert card["serving"]["k"] == 3 and not card["serving"]["exclude"]
+    assert run("export", "--model-dir", tmp_path / "model", "--output", export, "--search",
+               "clustered", "--precision", "bfloat16") == 2
+    assert "--precision bfloat16 applies to --search exact only" in capsys.readouterr().err
+    assert sorted(p.name for p in export.iterdir()) == ["1"]
+    assert run("export", "--model-dir", tmp_path / "model", "--output", export, "--k", 7,
+               "--precision", "bfloat16") == 0
+    card = json.loads((export / "2" / "assets.extra" / "model_card.json").read_text())
+    assert card["serving"]["precision"] == "bfloat16"
 
     from kdtfrs import model_dir
     from kdtfrs.provenance import DataSpec

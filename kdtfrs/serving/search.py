@@ -59,6 +59,14 @@ def default_block_size(num_items: int, k: int) -> int:
     return int(min(512, max(8, 1 << (target.bit_length() - 1))))
 
 
+#: Precisions of ``ExactSearch``'s pass over every item.
+PRECISIONS = ("float32", "bfloat16")
+#: Bound on |bf16 score - exact score| per unit of ``||q|| max_i ||e_i||``: rounding the query,
+#: the item and the product to bfloat16 (unit roundoff 2^-8) costs at most 3·2^-8 + O(2^-16)
+#: with float32 accumulation; 4·2^-8 leaves room for the accumulation order.
+BFLOAT16_ERROR = 4.0 * 2.0 ** -8
+
+
 class ExactSearch(tf.Module):
     """Exact top-k by blocks: scores of every item, top-k over a few candidate blocks.
 
@@ -79,53 +87,100 @@ class ExactSearch(tf.Module):
     exact, as slow as a full top-k. Cost: the matrix product (reading the table once) plus
     O(I) for the block maxima; the full ``top_k`` over I scores is gone.
 
+    ``precision="bfloat16"`` makes step 1 read a bfloat16 copy of the table (half the
+    memory traffic, the bound on one core) and stays exact: each approximate score is within
+    ``δ = BFLOAT16_ERROR · ||q|| · max_i ||e_i||`` of the true one, so at least k allowed
+    items truly score ``>= t - δ`` and every true top-k item has an approximate score, hence
+    a block maximum, ``>= t - 2δ``. Those blocks are kept, their items rescored from the
+    float32 table ([nb, block_size, d], gathered per block), and step 3 runs on the exact
+    scores. The SavedModel then holds both tables (1.5x the float32 size). The bound assumes
+    float32 accumulation of the bfloat16 products, as TensorFlow's CPU and GPU kernels do;
+    tests/test_serving.py checks the lists against NumPy's.
+
     Args:
       item_table: float32 [num_items, dim].
       k: list length, 1..num_items.
       block_size: items per block (default ``default_block_size``).
+      precision: "float32" or "bfloat16", the precision of the pass over every item.
     """
 
-    def __init__(self, item_table, k: int, block_size: int | None = None, name=None):
+    def __init__(self, item_table, k: int, block_size: int | None = None,
+                 precision: str = "float32", name=None):
         super().__init__(name=name)
         table = _check_table(item_table, k)
         num_items, dim = table.shape
         block_size = default_block_size(num_items, k) if block_size is None else block_size
         if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
             raise ValueError(f"block_size must be a positive integer, got {block_size!r}.")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                             f"{precision!r}.")
         self.k = int(k)
+        self.precision = precision
         self.num_items = int(num_items)
         self.block_size = int(block_size)
         self.num_blocks = math.ceil(num_items / block_size)
         self.num_padding = self.num_blocks * block_size - num_items
         padded = np.zeros((dim, self.num_blocks * block_size), np.float32)
         padded[:, :num_items] = table.T
-        self.item_table_t = tf.Variable(padded, trainable=False, name="item_table_t")
+        if precision == "float32":
+            self.item_table_t = tf.Variable(padded, trainable=False, name="item_table_t")
+            return
+        self.item_table_t = tf.Variable(tf.cast(padded, tf.bfloat16), trainable=False,
+                                        name="item_table_t_bfloat16")
+        self.item_blocks = tf.Variable(padded.T.reshape(self.num_blocks, block_size, dim),
+                                       trainable=False, name="item_blocks")
+        self.error_per_query_norm = tf.constant(
+            BFLOAT16_ERROR * float(np.linalg.norm(table, axis=1).max()), tf.float32)
 
     def describe(self) -> dict:
-        return {"search": "exact", "block_size": self.block_size, "blocks": self.num_blocks}
+        return {"search": "exact", "block_size": self.block_size, "blocks": self.num_blocks,
+                "precision": self.precision}
+
+    def _block_maxima(self, queries):
+        """(block maxima [B, nb], a float32 pass's scores [B, nb, size] or None, the margin
+        ``2δ`` [B] the thresholds must leave)."""
+        batch = tf.shape(queries)[0]
+        shape = [batch, self.num_blocks, self.block_size]
+        if self.precision == "float32":
+            scores = tf.reshape(tf.matmul(queries, self.item_table_t), shape)
+            return tf.reduce_max(scores, axis=2), scores, tf.zeros([batch])
+        approximate = tf.matmul(tf.cast(queries, tf.bfloat16), self.item_table_t)
+        block_max = tf.cast(tf.reduce_max(tf.reshape(approximate, shape), axis=2), tf.float32)
+        return block_max, None, 2.0 * self.error_per_query_norm * tf.norm(queries, axis=1)
+
+    def _candidates(self, queries, scores, chosen):
+        """float32 [B, M, size]: the exact scores of the items of the chosen blocks."""
+        if scores is not None:
+            return tf.gather(scores, chosen, batch_dims=1)
+        return tf.einsum("bd,bmsd->bms", queries, tf.gather(self.item_blocks, chosen))
 
     def __call__(self, queries, excluded_rows=None, excluded_items=None):
+        queries = tf.convert_to_tensor(queries, tf.float32)
         batch = tf.shape(queries)[0]
         k, size, blocks = self.k, self.block_size, self.num_blocks
-        scores = tf.reshape(tf.matmul(queries, self.item_table_t), [batch, blocks, size])
-        block_max = tf.reduce_max(scores, axis=2)
+        block_max, scores, margin = self._block_maxima(queries)
 
         rows, items, fill = _with_padding(batch, excluded_rows, excluded_items,
                                           self.num_items, self.num_padding)
-        if rows is None:  # nothing to leave out: the k best blocks hold the top k
+        if rows is None and self.precision == "float32":
+            # nothing to leave out and exact maxima: the k best blocks hold the top k
             chosen = tf.math.top_k(block_max, min(k, blocks)).indices
-            candidates = tf.gather(scores, chosen, batch_dims=1)
+            candidates = self._candidates(queries, scores, chosen)
             top = tf.math.top_k(tf.reshape(candidates, [batch, -1]), k)
             blocks_of_top = tf.gather(chosen, top.indices // size, batch_dims=1)
             return blocks_of_top * size + top.indices % size, top.values
+        if rows is None:
+            rows, items = tf.zeros([0], tf.int32), tf.zeros([0], tf.int32)
+            fill = tf.zeros([0], tf.float32)
         needed = k + tf.math.bincount(rows, minlength=batch, maxlength=batch, dtype=tf.int32)
         ranked = tf.math.top_k(block_max, tf.clip_by_value(tf.reduce_max(needed), 1, blocks))
         at_needed = tf.gather(ranked.values, tf.minimum(needed, blocks) - 1, batch_dims=1)
-        threshold = tf.where(needed <= blocks, at_needed, PADDING_SCORE)
+        threshold = tf.where(needed <= blocks, at_needed - margin, PADDING_SCORE)
         kept = tf.reduce_sum(tf.cast(block_max >= threshold[:, None], tf.int32), axis=1)
         num_kept = tf.maximum(tf.reduce_max(kept), -(-k // size))  # >= k items, even for B = 0
         chosen = tf.math.top_k(block_max, num_kept).indices  # [B, M] block ids
-        candidates = tf.gather(scores, chosen, batch_dims=1)  # [B, M, size]
+        candidates = self._candidates(queries, scores, chosen)  # [B, M, size]
 
         # Where each excluded item sits among its row's chosen blocks, if there at all.
         slot_of_block = tf.tensor_scatter_nd_update(
