@@ -28,8 +28,8 @@ The schemes beyond one frozen teacher (``SCHEMES``) run under the same protocol 
   teachers' ensemble as a recommender, to compare the student with.
 
 ``teacher``: the teacher retrained with each seed other than 0 (records ``teacher``, seed
-1, 2, ...; kept apart under --work, never distilled from): its own seed noise, which the
-report adds to the spread of every gap recovered. Students always distil from seed 0's.
+1, 2, ...; kept apart under --work, never distilled from): its own seed noise, shown in the
+report's teacher row. Students always distil from seed 0's, and gaps are against it.
 
 ``scratch_tuned``: the scratch student with the learning rate and L2 that ``kdtfrs tune``
 chose on validation (``SETTINGS[dataset]["scratch_tuned"]``, the sweep in

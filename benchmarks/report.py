@@ -161,7 +161,8 @@ def quality_cost_points(records):
     rows = {}
     for r in records:
         rows.setdefault(r["method"], []).append(r)
-    scratch, teachers = rows.get("scratch", []), rows.get("teacher", [])
+    scratch = rows.get("scratch", [])
+    teachers = [r for r in rows.get("teacher", []) if r["seed"] == 0]  # distilled from
     if not scratch or not teachers:
         return []
     scratch_seconds = statistics.mean(r["seconds_per_epoch"] for r in scratch)
@@ -204,10 +205,12 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
                      f"{len(teachers)} seed(s) in its row); students BPR-MF {student_dim}-d, "
                      "distilled from seed 0's teacher. "
                      "Test metrics, full ranking, training and validation items masked. "
-                     "Gap recovered: (method - scratch) / (teacher - scratch) of the means, "
-                     "± one standard error from the seeds of the method, the scratch student "
-                     "and the teacher (delta method; a teacher with one seed adds no noise, a method "
-                     "with one seed is taken to be as noisy as one scratch seed). "
+                     "Gap recovered: (method - scratch) / (teacher - scratch), the means of the "
+                     "method's and the scratch student's seeds against seed 0's teacher (the one "
+                     "every student learned from; the teacher row's other seeds show how lucky "
+                     "that seed is, and are not in the gaps), ± one standard error from the "
+                     "seeds of the method and the scratch student (delta method; a method with "
+                     "one seed is taken to be as noisy as one scratch seed). "
                      "Beats scratch: the means differ by more than twice the standard error "
                      "of their difference, else within noise.")
         lines.append("")
@@ -215,7 +218,7 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
     scratch_seconds = (statistics.mean(r["seconds_per_epoch"] for r in scratch)
                        if scratch else None)
     scratch_val = _mean_val(scratch)
-    teacher_val = _mean_val(teachers)
+    teacher_val = _mean_val([teacher]) if teacher else None
     lines += ["| method | seeds | " + " | ".join(METRICS) + " | gap recovered (ndcg@20; "
               "recall@20) | beats scratch (ndcg@20; seeds above its mean) "
               "| best val ndcg@20 (gap recovered) | s/epoch (x scratch) | refresh s/epoch |",
@@ -226,11 +229,11 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
         group = rows[method]
         cells = [mean_std([r[m] for r in group]) for m in METRICS]
         gap = beats = ratio = "–"
-        if method not in ("teacher", "scratch") and scratch and teachers:
+        if method not in ("teacher", "scratch") and scratch and teacher:
             shares = []
             for metric in GAP_METRICS:
                 share = gap_recovered([r[metric] for r in group], [r[metric] for r in scratch],
-                                      [r[metric] for r in teachers])
+                                      [teacher[metric]])
                 shares.append("–" if share is None else
                               f"{share[0]:.0%} ± {share[1]:.0%}" if share[1] else
                               f"{share[0]:.0%}")
