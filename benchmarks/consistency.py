@@ -53,8 +53,11 @@ class ConsistencyRecorder(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.results.has(**self.key, epoch=epoch + 1):
             return
-        record = {**self.key, "epoch": epoch + 1,
-                  "val_ndcg@20": float((logs or {}).get("val_ndcg@20", float("nan")))}
+        validation = (logs or {}).get("val_ndcg@20")
+        if validation is None:
+            raise RuntimeError(f"epoch {epoch + 1} logged no val_ndcg@20 (the dataset needs a "
+                               "validation part, evaluated every epoch): nothing recorded.")
+        record = {**self.key, "epoch": epoch + 1, "val_ndcg@20": float(validation)}
         for name, items in self.item_sets.items():
             measured = preference_consistency(self.model.student, self.task, self.users, items,
                                               k=TOP_K, seed=tf.constant([0, epoch]))

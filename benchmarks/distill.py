@@ -78,9 +78,10 @@ SETTINGS = {
         "params": {
             "unkd": {"weight": 0.05},
             # HTD: the TD repository's λ and α, not KDs' (0.5, 0.9). On the first batch of an
-            # untrained student the HTD term at weight 1 is 77 against BPR's 0.69 (FTD's 1095,
-            # run at 0.001), so KDs' 0.5 made it 55x the student's own loss and the student
-            # fell to half the scratch level (results/distill-htd-kds.json: 0.0064).
+            # untrained student the HTD term at weight 1 is 75 against BPR's 0.69 (FTD's 1095,
+            # run at 0.001; benchmarks/loss_scale.py), so KDs' 0.5 made it 54x the student's
+            # own loss and the student fell to half the scratch level
+            # (results/distill-htd-kds.json: 0.0064).
             "htd": {"weight": 0.001, "alpha": 0.5},
         },
         # The scratch student's lr and l2 as `kdtfrs tune` chose them on validation NDCG@20

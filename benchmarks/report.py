@@ -65,7 +65,8 @@ HTD_KDS_TITLE = "CiteULike-t, HTD with KDs' weight (superseded)"
 HTD_KDS_PREAMBLE = [
     "HTD's first run (`benchmarks/results/distill-htd-kds.json`, seed 0) used KDs' citeulike "
     "setting, λ 0.5 and α 0.9. On an untrained student's first batch the HTD term at weight 1 "
-    "is 77 against BPR's 0.69, so λ 0.5 made it 55 times the student's own loss and the "
+    "is 75 against BPR's 0.69 (`benchmarks/loss_scale.py`), so λ 0.5 made it 54 times the "
+    "student's own loss and the "
     "student fell to half the scratch level. The CiteULike-t table above runs the TD "
     "repository's λ 0.001 and α 0.5 (FTD's λ too).", ""]
 
@@ -477,7 +478,8 @@ def serving_section(records):
              "Recall@100 against NumPy's exact top-100 (200 users). `plain`: `top_k(matmul)` "
              "in a `tf.function`, not exported (the reference); `exact`: the blocked exact "
              "search (`exact_bfloat16`: its pass over every item in bfloat16, the few blocks "
-             "an error bound keeps rescored in float32: still exact); `clustered-P`: the approximate search scanning P clusters of about "
+             "an error bound keeps rescored in float32: still exact); `clustered-P`: the "
+             "approximate search scanning P clusters of about "
              "sqrt(items); `floor`: a SavedModel whose signature only gathers from a 16-entry "
              "table, the cost of a call itself. Catalogues: `gowalla` and `synthetic-1m` "
              "random N(0, 1) tables; `gowalla-svd` a 20-d PureSVD model of Gowalla's training "
