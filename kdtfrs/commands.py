@@ -24,7 +24,7 @@ from kdtfrs.fitting import FitConfig
 from kdtfrs.provenance import DataSpec, load_verified
 from kdtfrs.run_dir import RunDirectory
 from kdtfrs.run_guards import NonFiniteLossError, RunInterrupted
-from kdtfrs.strategy import chief_output, make_strategy
+from kdtfrs.strategy import chief_output, is_chief, make_strategy
 
 _CSV_FLAGS = ("delimiter", "user_column", "item_column", "order_column", "header")
 _SETTING_FLAGS = {
@@ -71,8 +71,7 @@ def cmd_train(args):
     spec = DataSpec(args.dataset, args.data_dir, args.split, args.seed,
                     **{name: getattr(args, name) for name in _CSV_FLAGS})
     backbone, fit = _backbone_spec(args), _fit_config(args)
-    with chief_output(args.output, strategy) as output, \
-            RunDirectory(output, overwrite=args.overwrite, resume=args.resume) as run_dir:
+    with _run_directory(args, strategy) as run_dir:
         _announce(args, run_dir)
         split = spec.load()
         settings = {"command": "train", "data": spec.record(split),
@@ -111,9 +110,7 @@ def cmd_distill(args):
         raise ValueError(f"--method {args.method} --param/--config: {error}") from None
     backbone, fit = _backbone_spec(args), _fit_config(args)
     protect = [(args.teacher, "the teacher (--teacher)")]
-    with chief_output(args.output, strategy) as output, \
-            RunDirectory(output, overwrite=args.overwrite, resume=args.resume,
-                         protect=protect) as run_dir:
+    with _run_directory(args, strategy, protect) as run_dir:
         _announce(args, run_dir)
         teacher, split, spec = load_teacher(args.teacher, **_repointed(args))
         teacher_file = pathlib.Path(args.teacher) / model_dir.MODEL_FILE
@@ -202,11 +199,21 @@ def _trajectory_snapshots(args, run_dir, spec, split) -> list:
 def _make_strategy(args):
     """``--strategy``'s strategy, made before anything else runs TensorFlow (a multi-worker
     strategy must be)."""
-    if args.strategy == "multi_worker" and args.resume:
-        raise ValueError("--resume is not supported with --strategy multi_worker: every worker "
-                         "would have to restore the chief's checkpoint. Run again with "
-                         "--overwrite instead of --resume.")
     return make_strategy(args.strategy)
+
+
+@contextlib.contextmanager
+def _run_directory(args, strategy, protect=()):
+    """The run's ``RunDirectory``, open: ``--output`` on the chief (and in a one-process run);
+    on another worker of a multi-worker run, a temporary folder (``chief_output``) that starts
+    as the chief's run does: the same errors, and with ``--resume`` the chief's checkpoint."""
+    with chief_output(args.output, strategy) as output:
+        run_dir = RunDirectory(output, overwrite=args.overwrite, resume=args.resume,
+                               protect=protect)
+        if not is_chief(strategy):
+            run_dir.follow(args.output)
+        with run_dir:
+            yield run_dir
 
 
 def _distribution(args, strategy) -> dict:

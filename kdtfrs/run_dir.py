@@ -69,7 +69,6 @@ class RunDirectory:
         self.flag = flag
         self.resuming = False
         self._lock_fd = None
-        self._created_work = False
 
     # -- paths ------------------------------------------------------------------------------
     @property
@@ -89,7 +88,6 @@ class RunDirectory:
         """Checks the output, takes the lock and prepares the work area; returns ``self``."""
         self._check_paths()
         try:
-            self._created_work = not self.work.exists()
             self.work.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise OutputError(f"{self.flag} {self.output}: cannot create {self.work} "
@@ -141,6 +139,37 @@ class RunDirectory:
         """Whether the work area holds a complete checkpoint (``kdtfrs.resumable``)."""
         return self.checkpoints.is_dir() and any(
             path.name.startswith(CHECKPOINT_PREFIX) for path in self.checkpoints.iterdir())
+
+    def follow(self, source_output) -> None:
+        """Before ``open``: makes this run start as the run writing ``source_output`` will.
+
+        A worker of a multi-worker run that is not the chief writes to a folder of its own
+        (``kdtfrs.strategy.chief_output``) but must restore the state the chief restores. This
+        raises the errors the chief's ``open`` will raise (so that every worker stops, rather
+        than one waiting for the others in a collective), and with ``resume``, copies the
+        settings and the last complete checkpoint of the chief's interrupted run into this
+        work area. The chief's work area must be readable here (a shared filesystem, as for
+        the data and the teacher); it is only read.
+        """
+        source = RunDirectory(source_output, overwrite=self.overwrite, resume=self.resume,
+                              protect=self.protect, flag=self.flag)
+        source._check_paths()
+        if not (source.has_checkpoint() and source.settings() is not None):
+            return
+        if not self.resume:
+            if not self.overwrite:
+                raise source._interrupted_run_error()
+            return
+        latest = max(path for path in source.checkpoints.iterdir()
+                     if path.name.startswith(CHECKPOINT_PREFIX))
+        try:
+            self.checkpoints.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(latest, self.checkpoints / latest.name)
+            shutil.copyfile(source.work / SETTINGS_FILE, self.work / SETTINGS_FILE)
+        except OSError as error:
+            raise OutputError(f"{self.flag} {source.output}: cannot copy the interrupted run's "
+                              f"checkpoint {latest} to this worker ({error}). Every worker must "
+                              "read the chief's --output.") from None
 
     # -- settings of a resumable run ---------------------------------------------------------
     def settings(self) -> dict | None:
@@ -240,15 +269,18 @@ class RunDirectory:
             self.resuming = True
             return
         if interrupted and not self.overwrite:
-            raise OutputError(
-                f"{self.work} holds an interrupted run of {self.flag} {self.output}. Pass "
-                f"--resume (with the same settings) to continue it, or --overwrite to discard it "
-                f"and start over.")
+            raise self._interrupted_run_error()
         for entry in self.work.iterdir():  # a fresh start: clear what an earlier run left
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry)
             else:
                 entry.unlink()
+
+    def _interrupted_run_error(self) -> OutputError:
+        return OutputError(
+            f"{self.work} holds an interrupted run of {self.flag} {self.output}. Pass "
+            f"--resume (with the same settings) to continue it, or --overwrite to discard it "
+            f"and start over.")
 
     def _lock(self) -> None:
         for _ in range(5):

@@ -20,11 +20,10 @@ import pathlib
 from kdtfrs import model_dir
 from kdtfrs.commands import (_announce, _backbone_spec, _distribution, _fit_config,
                              _make_strategy, _parse_params, _print_metrics, _repointed,
-                             _run_info, _run_outcome, _settings_differences)
+                             _run_directory, _run_info, _run_outcome,
+                             _settings_differences)
 from kdtfrs.experiment import load_teacher
-from kdtfrs.run_dir import RunDirectory
 from kdtfrs.schemes import TEACHER_DIRECTORY, distill_bidirectional, distill_hetcomp
-from kdtfrs.strategy import chief_output
 
 
 def cmd_scheme(args):
@@ -41,9 +40,7 @@ def cmd_scheme(args):
     backbone, fit = _backbone_spec(args), _fit_config(args)
     flag = "--teacher" if args.teachers is None else "--teachers"
     protect = [(path, f"a teacher ({flag})") for path in teacher_dirs]
-    with chief_output(args.output, strategy) as output, \
-            RunDirectory(output, overwrite=args.overwrite, resume=args.resume,
-                         protect=protect) as run_dir:
+    with _run_directory(args, strategy, protect) as run_dir:
         _announce(args, run_dir)
         teacher, split, spec = _load_teachers(teacher_dirs, _repointed(args))
         settings = {

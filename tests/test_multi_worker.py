@@ -1,6 +1,7 @@
 """Two worker processes on localhost train under MultiWorkerMirroredStrategy (TF_CONFIG, ring
 collectives on CPU): the command line and the library; only the chief writes the model
-directory and the SavedModel export, and both workers end with the same weights.
+directory and the SavedModel export, both workers end with the same weights, and an
+interrupted run resumes on both from the chief's checkpoint to the uninterrupted result.
 
 ``tests/multi_worker_job.py`` is the worker; both start together (a module fixture) and must
 finish within ``TIMEOUT`` seconds: a worker that hangs (e.g. waiting for a peer's collective)
@@ -73,6 +74,12 @@ def cluster(tmp_path_factory):
     yield work, scratch, results
 
 
+def printed_metrics(output: str, model: pathlib.Path) -> list:
+    """The metric lines a worker's command printed for ``model``."""
+    block = output.split(f"test metrics ({model})\n", 1)[1]
+    return [line for line in block.splitlines()[:6] if re.match(r"^ +(recall|ndcg)@", line)]
+
+
 def test_every_worker_finishes(cluster):
     _, _, results = cluster
     for index, (status, output) in enumerate(results):
@@ -97,6 +104,18 @@ def test_logs_are_global_on_every_worker(cluster):
     assert logs[0] == logs[1]
     np.testing.assert_allclose(logs[0]["loss"],
                                np.add(logs[0]["base_loss"], logs[0]["rrd_loss"]), rtol=1e-5)
+
+
+def test_bidirectional_logs_are_global_on_every_worker(cluster):
+    """Two untrained models (embeddings of scale 0.01) start at BPR's ln 2 on any batch: a
+    log summed over the 2 workers would read 2 ln 2."""
+    work, _, _ = cluster
+    logs = [{key: values for key, values in
+             json.loads((work / f"bd-history-worker-{index}.json").read_text()).items()
+             if key.endswith("loss")} for index in range(WORKERS)]
+    assert logs[0] == logs[1]
+    for name in ("teacher_base_loss", "student_base_loss"):
+        np.testing.assert_allclose(logs[0][name], [np.log(2.0)], atol=1e-3)
 
 
 def test_only_the_chief_exports(cluster):
@@ -133,6 +152,20 @@ def test_the_command_line_writes_the_student_once_with_the_global_batch(cluster)
         "global_batch_size": 8 * WORKERS}
     assert sorted(path.name for path in work.iterdir() if "cli-student" in path.name) == [
         "cli-student"]  # no work area left behind
-    metrics = [[line for line in output.splitlines() if re.match(r"^ +(recall|ndcg)@", line)]
-               for _, output in results]
+    metrics = [printed_metrics(output, student) for _, output in results]
     assert len(metrics[0]) == 6 and metrics[0] == metrics[1]  # the same weights evaluated
+
+
+def test_an_interrupted_run_resumes_on_every_worker_to_the_uninterrupted_result(cluster):
+    work, scratch, results = cluster
+    split = DataSpec(str(work / "events.csv")).load()
+    resumed = model_dir.load(work / "cli-resumed", split.train)
+    uninterrupted = model_dir.load(work / "cli-student", split.train)
+    for got, expected in zip(resumed.get_weights(), uninterrupted.get_weights()):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+    assert sorted(path.name for path in work.iterdir() if "cli-resumed" in path.name) == [
+        "cli-resumed"]  # the work area is gone once the resumed run finishes
+    assert not list(scratch.glob("kdtfrs-*"))  # and every worker's scratch output
+    # the other worker restored the chief's checkpoint: both evaluate the same weights
+    metrics = [printed_metrics(output, work / "cli-resumed") for _, output in results]
+    assert len(metrics[0]) == 6 and metrics[0] == metrics[1]
