@@ -115,7 +115,7 @@ def _add_data_args(parser, recorded=False):
 
 
 def _add_fit_args(parser, epochs=50, sweep=False):
-    """The training flags; ``sweep``: --lr takes several values, each one tried."""
+    """The training flags; ``sweep``: --lr and --seed take several values, each one tried."""
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=_number("--epochs", integer=True, minimum=1),
                        default=epochs, help="maximum epochs")
@@ -143,8 +143,12 @@ def _add_fit_args(parser, epochs=50, sweep=False):
                        default=1, help="epochs between evaluations")
     group.add_argument("--optimizer", choices=("lazy_adam", "adam"), default="lazy_adam",
                        help="Adam updating only the batch's embedding rows, or dense Adam")
-    group.add_argument("--seed", type=_number("--seed", integer=True, minimum=0), default=0,
-                       help="seed of initialisation and sampling (and of the split, for train)")
+    group.add_argument("--seed", type=_number("--seed", integer=True, minimum=0),
+                       **({"nargs": "+", "default": [0], "help": "seeds of initialisation "
+                           "and sampling: each setting is trained once per seed and ranked by "
+                           "its mean validation score over them"} if sweep else
+                          {"default": 0, "help": "seed of initialisation and sampling (and of "
+                           "the split, for train)"}))
     group.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                        help="Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch")
     group.add_argument("--strategy", choices=STRATEGIES, default="default",

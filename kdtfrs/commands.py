@@ -30,8 +30,8 @@ _CSV_FLAGS = ("delimiter", "user_column", "item_column", "order_column", "header
 _SETTING_FLAGS = {
     "epochs": "--epochs", "batch_size": "--batch-size", "learning_rate": "--lr",
     "num_negatives": "--negatives", "patience": "--patience", "eval_every": "--eval-every",
-    "seed": "--seed", "optimizer": "--optimizer", "stop_on": "--stop-on", "model": "--model", "dim": "--dim",
-    "layers": "--layers", "l2": "--l2", "loss": "--loss", "method": "--method",
+    "seed": "--seed", "optimizer": "--optimizer", "stop_on": "--stop-on", "model": "--model",
+    "dim": "--dim", "layers": "--layers", "l2": "--l2", "loss": "--loss", "method": "--method",
     "method_config": "--param/--config", "teacher": "--teacher", "strategy": "--strategy",
 }
 # What a run recorded before a setting existed ran with: --strategy, --stop-on.

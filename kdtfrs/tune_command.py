@@ -1,10 +1,11 @@
 """``kdtfrs tune``: distillation weights chosen on validation data (``kdtfrs.tuning``).
 
     kdtfrs tune --teacher runs/teacher --methods scratch rrd kd --weights 0.01 0.1 1 \\
-        --dim 20 --lr 0.005 --l2 0.01 --output runs/weights
+        --dim 20 --lr 0.005 --l2 0.01 --seed 0 1 2 --output runs/weights
 
-One student per (method, weight, --lr, --l2), each with early stopping on the validation
-NDCG@20; OUTPUT gets trials.json (a record per finished trial), table.md and validation.svg.
+One student per (method, weight, --lr, --l2, --seed), each with early stopping on the
+validation NDCG@20; a setting is ranked by its mean over the seeds. OUTPUT gets trials.json (a
+record per finished trial), table.md (a row per setting) and validation.svg.
 The sweep's settings (teacher, data, student, training) are kept in OUTPUT/sweep.json: a rerun
 with the same settings skips finished trials and resumes the interrupted one, so a sweep can
 be extended with more weights or methods; other settings are refused (use another OUTPUT, or
@@ -55,14 +56,14 @@ def cmd_tune(args):
             raise ValueError(f"--methods {method} --param/--config: {error}") from None
     output, teacher_dir = pathlib.Path(args.output), pathlib.Path(args.teacher)
     _check_output(output, teacher_dir)
-    trials = tuning.trial_grid(methods, args.weights or [], args.lr, args.l2)
+    trials = tuning.trial_grid(methods, args.weights or [], args.lr, args.l2, args.seed)
     teacher, split, spec = load_teacher(teacher_dir, **_repointed(args))
     if args.overwrite:  # only once the teacher and its data are known to load
         _remove_sweep(output)
     student = BackboneSpec(args.model, args.dim, args.layers, args.l2[0], args.loss)
     fit = FitConfig(epochs=args.epochs, batch_size=args.batch_size,
                     learning_rate=args.lr[0], num_negatives=args.negatives,
-                    patience=args.patience, eval_every=args.eval_every, seed=args.seed,
+                    patience=args.patience, eval_every=args.eval_every, seed=args.seed[0],
                     optimizer=args.optimizer)
     held_out = not split.valid.nnz
     settings = {
@@ -70,13 +71,13 @@ def cmd_tune(args):
             (teacher_dir / model_dir.MODEL_FILE).read_bytes()).hexdigest()},
         "data": spec.record(split)["fingerprint"],
         "student": {**dataclasses.asdict(student), "l2": "per trial"},
-        "fit": {**dataclasses.asdict(fit), "learning_rate": "per trial"},
+        "fit": {**dataclasses.asdict(fit), "learning_rate": "per trial", "seed": "per trial"},
         "params": {distilled[0]: params} if params else {},
         "validation": f"{args.hold_out:g} of the training pairs held out" if held_out
         else "the validation part",
     }
     where = {"teacher": str(teacher_dir.absolute()), "data": spec.record(split)}
-    _begin(output, settings, where)
+    unseeded = _begin(output, settings, where)
     if held_out:
         print(f"kdtfrs tune: {split.name} has no validation part: holding out "
               f"{args.hold_out:g} of each user's training items, and training the teacher "
@@ -85,7 +86,7 @@ def cmd_tune(args):
         teacher = tuning.retrain_teacher(teacher_dir, split, spec,
                                          output / tuning.HELD_OUT_TEACHER, args.verbose)
     teacher_score = tuning.teacher_validation_score(teacher, split)
-    sweep = tuning.Sweep(output)
+    sweep = tuning.Sweep(output, unseeded)
     done = sum(sweep.record(trial) is not None for trial in trials)
     print(f"kdtfrs tune: {len(trials)} trials ({done} already done); teacher validation "
           f"NDCG@20 {teacher_score:.4f}", flush=True)
@@ -93,10 +94,12 @@ def cmd_tune(args):
               teacher_score=teacher_score, verbose=args.verbose,
               report=lambda line: print(line, flush=True))
     sweep.write_summaries(teacher_score)
-    print("\nbest per method (validation NDCG@20):")
-    for method, record in sorted(sweep.best().items()):
-        print(f"  {method:>12}: {record[MONITOR]:.4f}  weight {record['weight']:g}, lr "
-              f"{record['learning_rate']:g}, l2 {record['l2']:g}")
+    print("\nbest per method (validation NDCG@20, mean over seeds):")
+    for method, row in sorted(sweep.best().items()):
+        spread = "" if row["standard_error"] is None else f" ± {row['standard_error']:.4f}"
+        print(f"  {method:>12}: {row[MONITOR]:.4f}{spread}  weight {row['weight']:g}, lr "
+              f"{row['learning_rate']:g}, l2 {row['l2']:g}, seeds "
+              f"{' '.join(map(str, row['seeds']))}")
     print(f"table: {output / tuning.TABLE_FILE}\nplot:  {output / tuning.PLOT_FILE}")
 
 
@@ -110,12 +113,14 @@ def _check_output(output, teacher_dir) -> None:
                          "write the sweep elsewhere.")
 
 
-def _begin(output, settings, where) -> None:
-    """Records the sweep's settings, or checks them against those of the sweep in OUTPUT.
+def _begin(output, settings, where) -> int:
+    """Records the sweep's settings, or checks them against those of the sweep in OUTPUT;
+    returns the seed of the trials recorded without one (``tuning.Sweep``'s ``unseeded``).
 
     ``where`` (the teacher's path, the data's location) is kept for the reader but not
     compared: a sweep continues with its teacher and data moved, as long as they are the same
-    (model.json's hash, the data's fingerprint).
+    (model.json's hash, the data's fingerprint). A sweep recorded when --seed took one value
+    (its settings hold that seed) continues with more seeds.
     """
     path = output / SETTINGS_FILE
     settings = json.loads(json.dumps(settings))
@@ -126,6 +131,11 @@ def _begin(output, settings, where) -> None:
             raise ValueError(f"{path} is damaged; start the sweep again with --overwrite.") \
                 from None
         recorded.pop("where", None)
+        unseeded = recorded.get("fit", {}).get("seed", 0)
+        if isinstance(unseeded, int):
+            recorded["fit"]["seed"] = "per trial"
+        else:
+            unseeded = 0
         changed = sorted(key for key in set(settings) | set(recorded)
                          if settings.get(key) != recorded.get(key))
         if changed:
@@ -133,7 +143,7 @@ def _begin(output, settings, where) -> None:
                 f"--output {output} holds a sweep with other settings ({', '.join(changed)} "
                 "differ); its trials would not compare with these. Use another --output, or "
                 "--overwrite to start it again.")
-        return
+        return unseeded
     stray = [entry for entry in SWEEP_ENTRIES if (output / entry).exists()]
     if stray:
         raise ValueError(f"--output {output} holds {', '.join(stray)} but no {SETTINGS_FILE}: "
@@ -141,6 +151,7 @@ def _begin(output, settings, where) -> None:
                          "--overwrite.")
     output.mkdir(parents=True, exist_ok=True)
     write_json(path, {**settings, "where": where})
+    return 0
 
 
 def _remove_sweep(output) -> None:

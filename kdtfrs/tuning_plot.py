@@ -1,7 +1,8 @@
 """The plot of a weight sweep as a self-contained SVG: validation NDCG@20 against the weight.
 
-One line per method (at each weight, its best trial over learning rates and L2), the weight
-on a log axis; the best scratch student and the teacher as horizontal reference lines.
+One line per method (at each weight, its best setting over learning rates and L2, each
+setting's mean over seeds: ``kdtfrs.tuning.settings``), the weight on a log axis; the best
+scratch setting and the teacher as horizontal reference lines.
 Written by hand (no plotting library): a sweep's output must not depend on a display stack.
 """
 
@@ -18,22 +19,24 @@ COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#7f7f7f", "#bcbd22", "#17becf")
 
 
-def method_curves(records) -> dict:
-    """{method: [(weight, best score at that weight)] sorted by weight}, scratch left out."""
+def method_curves(rows) -> dict:
+    """{method: [(weight, best score at that weight)] sorted by weight}, scratch left out;
+    ``rows``: one per setting (``kdtfrs.tuning.settings``)."""
     curves = {}
-    for record in records:
-        score = record.get(MONITOR)
-        if record["method"] == "scratch" or score is None:
+    for row in rows:
+        score = row.get(MONITOR)
+        if row["method"] == "scratch" or score is None:
             continue
-        points = curves.setdefault(record["method"], {})
-        points[record["weight"]] = max(score, points.get(record["weight"], -math.inf))
+        points = curves.setdefault(row["method"], {})
+        points[row["weight"]] = max(score, points.get(row["weight"], -math.inf))
     return {method: sorted(points.items()) for method, points in sorted(curves.items())}
 
 
-def validation_plot(records, teacher_score=None) -> str:
-    """The SVG text (module docstring); an empty frame with a note when nothing finished."""
-    curves = method_curves(records)
-    scratch = [r[MONITOR] for r in records if r["method"] == "scratch" and r.get(MONITOR)]
+def validation_plot(rows, teacher_score=None) -> str:
+    """The SVG text (module docstring) of ``rows`` (one per setting, ``kdtfrs.tuning.settings``);
+    an empty frame with a note when nothing finished."""
+    curves = method_curves(rows)
+    scratch = [r[MONITOR] for r in rows if r["method"] == "scratch" and r.get(MONITOR)]
     references = {"scratch (best)": max(scratch) if scratch else None, "teacher": teacher_score}
     references = {name: value for name, value in references.items() if value is not None}
     weights = [weight for points in curves.values() for weight, _ in points]

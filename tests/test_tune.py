@@ -15,8 +15,8 @@ from tests.run_helpers import FAST, digests, run, save_untrained, write_csv
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def record(method, weight, score, lr=1e-3, l2=1e-4, **extra):
-    return {"method": method, "weight": weight, "learning_rate": lr, "l2": l2,
+def record(method, weight, score, lr=1e-3, l2=1e-4, seed=0, **extra):
+    return {"method": method, "weight": weight, "learning_rate": lr, "l2": l2, "seed": seed,
             "val_ndcg@20": score, "best_epoch": 2, "epochs": 3, "seconds_per_epoch": 0.5,
             **extra}
 
@@ -26,8 +26,27 @@ def test_trial_grid_tries_scratch_once_per_rate_and_l2():
     assert [(t.method, t.weight, t.learning_rate) for t in trials] == [
         ("scratch", 0.0, 1e-3), ("scratch", 0.0, 5e-3),
         ("kd", 0.01, 1e-3), ("kd", 0.01, 5e-3), ("kd", 0.1, 1e-3), ("kd", 0.1, 5e-3)]
-    assert trials[2].name == "kd-w0.01-lr0.001-l20.0001"
+    assert trials[2].name == "kd-w0.01-lr0.001-l20.0001-seed0"
+    seeded = tuning.trial_grid(["scratch"], [], [1e-3], [1e-4, 1e-2], seeds=[2, 0, 2])
+    assert [(t.l2, t.seed) for t in seeded] == [(1e-4, 0), (1e-4, 2), (1e-2, 0), (1e-2, 2)]
 
+
+def test_settings_are_ranked_by_their_mean_over_seeds():
+    records = [record("scratch", 0.0, 0.040, lr=1e-2, seed=0),  # one lucky seed
+               record("scratch", 0.0, 0.020, lr=1e-2, seed=1),
+               record("scratch", 0.0, 0.032, lr=2e-3, seed=0),
+               record("scratch", 0.0, 0.030, lr=2e-3, seed=1, best_epoch=4),
+               record("kd", 0.1, 0.05, seed=0),
+               {**record("kd", 0.1, None, seed=1), "diverged": "NaN"}]
+    rows = {(r["method"], r["learning_rate"]): r for r in tuning.settings(records)}
+    steady = rows["scratch", 2e-3]
+    assert steady["seeds"] == [0, 1] and steady["best_epoch"] == 3
+    np.testing.assert_allclose(steady["val_ndcg@20"], 0.031)
+    np.testing.assert_allclose(steady["standard_error"], 0.001)  # std 0.0014 / sqrt(2)
+    np.testing.assert_allclose(rows["scratch", 1e-2]["val_ndcg@20"], 0.030)
+    assert rows["kd", 1e-3]["val_ndcg@20"] is None  # a seed diverged: not usable
+    best = tuning.best_settings(list(rows.values()))
+    assert best == {"scratch": steady}
 
 @pytest.mark.parametrize("methods, weights, message", [
     (["rrd"], [0.0], "weight"),
@@ -41,15 +60,17 @@ def test_trial_grid_refuses_bad_settings(methods, weights, message):
 
 
 def test_table_marks_each_methods_best_and_shows_divergence():
-    records = [record("kd", 0.1, 0.02), record("kd", 1.0, 0.03), record("scratch", 0.0, 0.025),
+    records = [record("kd", 0.1, 0.02), record("kd", 1.0, 0.03), record("kd", 1.0, 0.04, seed=1),
+               record("scratch", 0.0, 0.025),
                {**record("rrd", 10.0, None), "diverged": "loss became NaN"}]
-    sweep_best = {"kd": records[1], "scratch": records[2]}
-    text = tuning.table(records, sweep_best, teacher_score=0.04)
+    rows = tuning.settings(records)
+    text = tuning.table(rows, tuning.best_settings(rows), teacher_score=0.04)
     lines = text.splitlines()
     assert "Teacher: 0.0400." in lines
     body = [line for line in lines if line.startswith("| ") and "---" not in line][1:]
     assert [line.split(" | ")[0] for line in body] == ["| scratch", "| kd", "| kd", "| rrd"]
-    assert body[1].endswith("| yes |") and "0.0300" in body[1]
+    assert body[1].endswith("| yes |") and "| 0.0350 ± 0.0050 | 0 1 |" in body[1]
+    assert "| 0.0200 | 0 |" in body[2]
     assert "diverged" in body[3]
 
 
@@ -57,7 +78,7 @@ def test_plot_draws_a_line_per_method_and_the_references():
     records = [record("kd", 0.1, 0.02), record("kd", 1.0, 0.03), record("kd", 1.0, 0.01, lr=5e-3),
                record("rrd", 0.01, 0.028), record("scratch", 0.0, 0.025),
                {**record("rrd", 10.0, None), "diverged": "NaN"}]
-    root = ElementTree.fromstring(validation_plot(records, teacher_score=0.04))
+    root = ElementTree.fromstring(validation_plot(tuning.settings(records), teacher_score=0.04))
     lines = root.findall(f"{SVG}polyline")
     assert len(lines) == 2  # kd and rrd; scratch is a reference line
     assert len(lines[0].get("points").split()) == 2  # kd at 0.1 and 1 (its best at 1)
@@ -66,7 +87,7 @@ def test_plot_draws_a_line_per_method_and_the_references():
 
 
 def test_plot_of_an_empty_sweep_says_so():
-    root = ElementTree.fromstring(validation_plot([record("scratch", 0.0, 0.02)]))
+    root = ElementTree.fromstring(validation_plot(tuning.settings([record("scratch", 0.0, 0.02)])))
     assert any("no distillation trial" in (text.text or "") for text in root.iter(f"{SVG}text"))
 
 
@@ -104,6 +125,29 @@ def test_tune_writes_records_table_and_plot_and_continues(teacher, tmp_path, cap
     assert "3 trials" not in out and "4 trials (3 already done)" in out
     assert [line[:6] for line in out.splitlines() if line.startswith("[")] == ["[4/4] "]
     assert len(json.loads((output / "trials.json").read_text())) == 4
+
+
+@pytest.mark.slow
+def test_a_sweep_of_one_seed_continues_with_more_seeds(teacher, tmp_path, capsys):
+    """A sweep recorded when --seed took one value (no seed in its records, the seed in
+    sweep.json's fit) counts its trials as that seed's."""
+    output = tmp_path / "sweep"
+    assert run("tune", "--teacher", teacher, "--methods", "scratch", "--seed", 3,
+               "--output", output, *SWEEP) == 0
+    records = json.loads((output / "trials.json").read_text())
+    assert [r["seed"] for r in records] == [3]
+    settings = json.loads((output / "sweep.json").read_text())
+    settings["fit"]["seed"] = 3  # as written before
+    (output / "sweep.json").write_text(json.dumps(settings))
+    (output / "trials.json").write_text(json.dumps([
+        {key: value for key, value in r.items() if key != "seed"} for r in records]))
+    capsys.readouterr()
+    assert run("tune", "--teacher", teacher, "--methods", "scratch", "--seed", 3, 4,
+               "--output", output, *SWEEP) == 0
+    out = capsys.readouterr().out
+    assert "2 trials (1 already done)" in out and "seed 4: validation" in out
+    assert sorted(r["seed"] for r in json.loads((output / "trials.json").read_text())) == [3, 4]
+    assert "| 3 4 |" in (output / "table.md").read_text()
 
 
 @pytest.mark.slow
