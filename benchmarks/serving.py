@@ -2,6 +2,7 @@
 
     python benchmarks/serving.py                      # every catalogue, model and search
     python benchmarks/serving.py --catalogues gowalla-svd --probes 8 16 32
+    python benchmarks/serving.py --catalogues synthetic-1m --models student --again exact
 
 Each variant is exported with ``kdtfrs.serving.export_saved_model`` (top-100, nothing
 excluded), loaded back with ``tf.saved_model.load`` and asked through its ``recommend``
@@ -16,7 +17,11 @@ parallelism 1, set before any op). Recall@100 is measured against NumPy's exact 
 the blocks an error bound cannot rule out are rescored in float32; ``ExactSearch``).
 ``plain`` is the reference the exact search replaces: ``tf.math.top_k`` over
 ``tf.matmul(user, items^T)`` in a ``tf.function`` (not exported). ``floor``: a SavedModel
-whose signature only gathers from a 16-entry table, the cost of a call itself.
+whose signature only gathers from a 16-entry table, the cost of a call itself. What sets the
+exact search's cost, in ``tf.function`` s on the same thread (student only, not exported):
+``read`` sums the item table stored as the exact search stores it (E^T, [dim, items]), one
+pass over its bytes and nothing else; ``product`` is one user's scores ``tf.matmul(user, E^T)``
+without any top-k.
 
 Catalogues (``--catalogues``):
   gowalla        random N(0, 1) tables of Gowalla's shape: 29,858 users x 40,981 items
@@ -73,6 +78,9 @@ def parse_args():
                         help="single-user queries timed per variant (the 300-d teacher on "
                              "1M items: a third of them)")
     parser.add_argument("--batch", type=int, default=256, help="users per batched call")
+    parser.add_argument("--again", nargs="+", default=[], metavar="SEARCH",
+                        help="measure these searches again where recorded (e.g. exact after "
+                             "a change to it): the new record replaces the old")
     parser.add_argument("--work", default="/tmp/kdtfrs-serving-benchmark",
                         help="where the exports are written (deleted after each record)")
     return parser.parse_args()
@@ -170,10 +178,15 @@ def measure(tf, call, user_table, item_table, user_ids, item_ids, queries, batch
             "batch": batch, "recall_at_100": round(float(recall), 4)}
 
 
+FLOOR_KERNELS = ("read", "product")  # measured, not exported: no recall, no throughput
+
+
 def variants(model: str, probes):
     yield "plain", None
     yield "exact", None
     if model == "student":
+        for kernel in FLOOR_KERNELS:
+            yield kernel, None
         yield "exact_bfloat16", None
         for count in probes:
             yield "clustered", count
@@ -187,6 +200,8 @@ def run_variant(tf, search, probes, user_table, item_table, work, queries, batch
     rng = np.random.default_rng(0)
     user_ids = np.arange(len(user_table), dtype=np.int64)
     item_ids = np.arange(len(item_table), dtype=np.int64)
+    if search in FLOOR_KERNELS:
+        return floor_kernel(tf, search, user_table, item_table, queries, rng)
     if search == "plain":
         users, items = tf.constant(user_table), tf.constant(item_table)
 
@@ -221,6 +236,27 @@ def run_variant(tf, search, probes, user_table, item_table, work, queries, batch
     del loaded, signature
     shutil.rmtree(work, ignore_errors=True)
     return record
+
+
+def floor_kernel(tf, kernel, user_table, item_table, queries, rng):
+    """Latency of ``read`` or ``product`` (module docstring) for ``queries`` users."""
+    users = tf.Variable(user_table)  # variables, as in the SavedModel: nothing to fold
+    items_t = tf.Variable(np.ascontiguousarray(item_table.T))
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+    def read(ids):
+        return tf.reduce_sum(items_t) + tf.cast(tf.reduce_sum(ids), tf.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64)])
+    def product(ids):
+        return tf.matmul(tf.gather(users, ids), items_t)
+
+    call = {"read": read, "product": product}[kernel]
+    requests = [tf.constant([user], tf.int64)
+                for user in rng.integers(len(user_table), size=queries)]
+    wall, cpu = time_calls(lambda ids: call(ids).numpy(), requests)
+    return {**latency_fields(wall, cpu), "queries_per_s": None, "batch": 1,
+            "recall_at_100": None, "saved_model_bytes": None, "export_seconds": None}
 
 
 def call_floor(tf, work, queries):
@@ -263,8 +299,8 @@ def main():
                 continue
             dim = MODELS[model]
             pending = [(search, probes) for search, probes in variants(model, args.probes)
-                       if not results.has(catalogue=catalogue, model=model, search=search,
-                                          probes=probes)]
+                       if search in args.again or not results.has(
+                           catalogue=catalogue, model=model, search=search, probes=probes)]
             if not pending:
                 continue
             user_table, item_table = tables(catalogue, dim)

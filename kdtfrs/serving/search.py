@@ -53,9 +53,13 @@ def _restore_excluded(scores):
 
 
 def default_block_size(num_items: int, k: int) -> int:
-    """A power of two near ``num_items / (16 k)`` (8..512): enough blocks that the k best
-    rarely share one, few enough that ranking the block maxima stays cheap."""
-    target = max(1, num_items // (16 * k))
+    """The power of two at or below ``num_items / (100 k)``, within 8..512: 64 for a million
+    items and k = 100, inside the fastest range of both precisions there
+    (benchmarks/exact_block_size.py, medians of 3 rounds: float32 64-256 within noise of one
+    another, bfloat16 64-128; 512, what this rule's earlier form gave, 1.4x float32's p50 at
+    64). Small blocks keep the ranking of the chosen blocks' items cheap; the block maxima,
+    one per block, are ranked with one ``top_k``."""
+    target = max(1, num_items // (100 * k))
     return int(min(512, max(8, 1 << (target.bit_length() - 1))))
 
 
@@ -96,10 +100,8 @@ class ExactSearch(tf.Module):
     scores. The SavedModel then holds both tables (1.5x the float32 size). The bound assumes
     float32 accumulation of the bfloat16 products, as TensorFlow's CPU and GPU kernels do;
     tests/test_serving.py checks the lists against NumPy's. The margin keeps about three
-    times the blocks the float32 pass keeps, each rescored whole, so the default block is a
-    quarter of the float32 one (chosen in a one-off try on 1M random 20-d items, k 100:
-    blocks of 512 were far slower than the float32 pass, 64-128 the fastest;
-    ``ExactSearch(..., block_size=...)`` sets it).
+    times the blocks the float32 pass keeps, each rescored whole: large blocks cost it most
+    (benchmarks/exact_block_size.py: 2.2x the float32 search at 512, 1.2x at 64).
 
     Args:
       item_table: float32 [num_items, dim].
@@ -118,8 +120,6 @@ class ExactSearch(tf.Module):
                              f"{precision!r}.")
         if block_size is None:
             block_size = default_block_size(num_items, k)
-            if precision == "bfloat16":  # the margin keeps more blocks: rescore smaller ones
-                block_size = max(8, block_size // 4)
         if isinstance(block_size, bool) or not isinstance(block_size, int) or block_size < 1:
             raise ValueError(f"block_size must be a positive integer, got {block_size!r}.")
         self.k = int(k)
