@@ -27,6 +27,10 @@ The schemes beyond one frozen teacher (``SCHEMES``) run under the same protocol 
   ``hetcomp_teacher_<model>-<dim>``, seed 0), and once ``hetcomp_ensemble`` (seed 0): the
   teachers' ensemble as a recommender, to compare the student with.
 
+A variant of a method's settings (``--param METHOD:KEY=VALUE``, e.g. the fidelity option
+``rrd:per_unique_user=true``) goes to its own results file (``--results``): its records
+keep the changed config, and a file's records never mix two settings.
+
 ``teacher``: the teacher retrained with each seed other than 0 (records ``teacher``, seed
 1, 2, ...; kept apart under --work, never distilled from): its own seed noise, shown in the
 report's teacher row. Students always distil from seed 0's, and gaps are against it.
@@ -205,10 +209,33 @@ def get_teacher(dataset, settings, work, results, verbose):
     return model_dir.load(path, split.train), split, data_spec, name
 
 
+def with_params(settings, overrides):
+    """``settings`` with ``overrides`` ({method: {key: value}}) merged into its params."""
+    params = {method: dict(values) for method, values in settings["params"].items()}
+    for method, values in overrides.items():
+        params[method] = {**params.get(method, {}), **values}
+    return {**settings, "params": params}
+
+
+def parse_param(text) -> tuple:
+    """``METHOD:KEY=VALUE`` as (method, key, value), the value read as YAML."""
+    import yaml
+
+    method, colon, rest = text.partition(":")
+    key, equals, value = rest.partition("=")
+    if not (colon and equals and method and key) or method not in tasks.method_ids():
+        raise SystemExit(f"--param {text!r}: expected METHOD:KEY=VALUE with a method of "
+                         f"{', '.join(tasks.method_ids())}, e.g. rrd:per_unique_user=true")
+    return method, key.replace("-", "_"), yaml.safe_load(value)
+
+
 def run(args):
     results = ResultsFile(args.results, ("dataset", "method", "seed"))
+    overrides = {}
+    for method, key, value in map(parse_param, args.param):
+        overrides.setdefault(method, {})[key] = value
     for dataset in args.datasets:
-        settings = SETTINGS[dataset]
+        settings = with_params(SETTINGS[dataset], overrides)
         teacher, split, data_spec, teacher_name = get_teacher(
             dataset, settings, args.work, results, args.verbose)
         signals = TeacherSignals(teacher, split.train)
@@ -385,6 +412,9 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="*", default=list(ALL_METHODS), choices=ALL_METHODS,
                         help="the scratch student always runs; none: only it")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--param", action="append", default=[], metavar="METHOD:KEY=VALUE",
+                        help="change a method's hyperparameter (repeatable); write the variant "
+                             "to its own --results file")
     run(parser.parse_args(argv))
 
 

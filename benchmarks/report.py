@@ -287,6 +287,32 @@ def reproduction_section(recorded, rerun):
     return lines + [""]
 
 
+def per_unique_user_section(recorded, variant):
+    """Seed-0 rows of distill.json against the same methods with ``per_unique_user`` on."""
+    lines = ["## List terms per unique user, as the reference sums them (CiteULike-t, seed 0)",
+             "",
+             "The fidelity option `per_unique_user=True` (docs/methods.md §4): each unique user "
+             "of a batch distilled once, with the reference's λ unchanged (the rows' λ is "
+             "KDs' value, so per row it weighs heavy users more), against the per-row default "
+             "of the CiteULike-t table (`python benchmarks/distill.py --datasets citeulike-t "
+             "--seeds 0 --methods rrd --param rrd:per_unique_user=true --results "
+             "benchmarks/results/distill-per-unique-user.json`). One seed each.", "",
+             "| method | per row: ndcg@20 (epochs, s/epoch) | per unique user | difference |",
+             "|---|---|---|---|"]
+    old = {r["method"]: r for r in recorded if r["dataset"] == "citeulike-t" and r["seed"] == 0}
+    for method in METHOD_ORDER:
+        new = next((r for r in variant if r["method"] == method
+                    and r["config"].get("per_unique_user")), None)
+        if new is None or method not in old:
+            continue
+        before = old[method]
+        lines.append(f"| {method} | {before['ndcg@20']:.4f} ({before['epochs']}, "
+                     f"{before['seconds_per_epoch']:.1f}) | {new['ndcg@20']:.4f} "
+                     f"({new['epochs']}, {new['seconds_per_epoch']:.1f}) | "
+                     f"{new['ndcg@20'] - before['ndcg@20']:+.4f} |")
+    return lines + [""]
+
+
 def tuning_section(records):
     lines = ["## BPR-MF settings for Gowalla, chosen on held-out training pairs", "",
              "Command: `python benchmarks/tune.py` (dimensions 300 and 20, l2 1e-4, 1e-3, 1e-2; "
@@ -483,7 +509,8 @@ def serving_section(records):
              "sqrt(items); `floor`: a SavedModel whose signature only gathers from a 16-entry "
              "table, the cost of a call itself; `read` and `product` (student, not exported): "
              "one pass summing the item table as the exact search stores it, and one user's "
-             "scores `matmul(user, E^T)` without top-k, what sets the exact search's cost. Catalogues: `gowalla` and `synthetic-1m` "
+             "scores `matmul(user, E^T)` without top-k, what sets the exact search's cost. "
+             "Catalogues: `gowalla` and `synthetic-1m` "
              "random N(0, 1) tables; `gowalla-svd` a 20-d PureSVD model of Gowalla's training "
              "matrix; `gowalla-svd-1m` its users and a million items made from its item "
              "vectors plus noise (benchmarks/serving.py).", ""]
@@ -649,6 +676,9 @@ def main():
     rerun = load("distill-tasks-reproduction")
     if rerun:
         lines += reproduction_section(distill, rerun)
+    per_unique_user = load("distill-per-unique-user")
+    if per_unique_user:
+        lines += per_unique_user_section(distill, per_unique_user)
     lines += tuning_section(load("tuning"))
     lines += weights_section(load("weights"))
     lines += held_out_check_section(load("held_out_check"))

@@ -5,7 +5,8 @@ import statistics
 import numpy as np
 import pytest
 
-from benchmarks.report import beats_scratch, gap_recovered
+from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
+from benchmarks.report import beats_scratch, gap_recovered, per_unique_user_section
 
 
 def test_gap_recovered_matches_the_delta_method_by_finite_differences():
@@ -55,3 +56,26 @@ def test_quality_cost_plot_has_one_labelled_point_per_method():
     assert len(root.findall(f"{namespace}circle")) == 3
     assert {"kd", "rrd", "a<b"} <= {text.text for text in root.findall(f"{namespace}text")}
     assert "no method recorded yet" in quality_cost_svg([], "title")
+
+
+def test_a_method_variant_changes_only_its_own_settings():
+    method, key, value = parse_param("rrd:per_unique_user=true")
+    assert (method, key, value) == ("rrd", "per_unique_user", True)
+    settings = with_params(SETTINGS["citeulike-t"], {method: {key: value}})
+    assert build_method(settings, "rrd")[0].per_unique_user
+    assert not build_method(SETTINGS["citeulike-t"], "rrd")[0].per_unique_user
+    assert settings["params"]["htd"] == SETTINGS["citeulike-t"]["params"]["htd"]
+    for bad in ("rrd:per_unique_user", "nope:weight=1", "weight=1"):
+        with pytest.raises(SystemExit, match="METHOD:KEY=VALUE"):
+            parse_param(bad)
+
+
+def test_the_per_unique_user_table_pairs_each_variant_with_its_default():
+    def row(method, score, **config):
+        return {"dataset": "citeulike-t", "method": method, "seed": 0, "ndcg@20": score,
+                "epochs": 30, "seconds_per_epoch": 2.0, "config": config}
+
+    variant = [row("rrd", 0.0170, per_unique_user=True), row("scratch", 0.013)]
+    lines = per_unique_user_section([row("rrd", 0.0166), row("kd", 0.017)], variant)
+    body = [line for line in lines if line.startswith("| rrd") or line.startswith("| kd")]
+    assert body == ["| rrd | 0.0166 (30, 2.0) | 0.0170 (30, 2.0) | +0.0004 |"]
