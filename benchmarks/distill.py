@@ -234,6 +234,12 @@ def run(args):
     overrides = {}
     for method, key, value in map(parse_param, args.param):
         overrides.setdefault(method, {})[key] = value
+    for dataset in args.datasets:  # a bad --param stops the run now, not after hours
+        for method in overrides:
+            try:
+                build_method(with_params(SETTINGS[dataset], overrides), method)
+            except (TypeError, ValueError) as error:
+                raise SystemExit(f"--param for {method} on {dataset}: {error}") from None
     for dataset in args.datasets:
         settings = with_params(SETTINGS[dataset], overrides)
         teacher, split, data_spec, teacher_name = get_teacher(

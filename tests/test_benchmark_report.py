@@ -5,6 +5,7 @@ import statistics
 import numpy as np
 import pytest
 
+from benchmarks import distill
 from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
 from benchmarks.report import beats_scratch, gap_recovered, per_unique_user_section
 
@@ -58,7 +59,7 @@ def test_quality_cost_plot_has_one_labelled_point_per_method():
     assert "no method recorded yet" in quality_cost_svg([], "title")
 
 
-def test_a_method_variant_changes_only_its_own_settings():
+def test_a_method_variant_changes_only_its_own_settings(tmp_path):
     method, key, value = parse_param("rrd:per_unique_user=true")
     assert (method, key, value) == ("rrd", "per_unique_user", True)
     settings = with_params(SETTINGS["citeulike-t"], {method: {key: value}})
@@ -68,6 +69,10 @@ def test_a_method_variant_changes_only_its_own_settings():
     for bad in ("rrd:per_unique_user", "nope:weight=1", "weight=1"):
         with pytest.raises(SystemExit, match="METHOD:KEY=VALUE"):
             parse_param(bad)
+    with pytest.raises(SystemExit, match="--param for rrd on citeulike-t: .*'nonsense'"):
+        distill.main(["--datasets", "citeulike-t", "--param", "rrd:nonsense=1",
+                      "--results", str(tmp_path / "never.json")])
+    assert not list(tmp_path.iterdir())  # stopped before anything was trained or written
 
 
 def test_the_per_unique_user_table_pairs_each_variant_with_its_default():
