@@ -291,7 +291,7 @@ def table(rows, best, teacher_score=None) -> str:
         else:
             score = ("" if r[MONITOR] is None else f"{r[MONITOR]:.4f}") + (
                 f" ± {r['standard_error']:.4f}" if r["standard_error"] is not None else "")
-            epochs = tuple("" if r[name] is None else f"{r[name]:g}"
+            epochs = tuple("" if r[name] is None else f"{round(r[name], 1):g}"
                            for name in ("best_epoch", "epochs"))
             seconds = ("" if r["seconds_per_epoch"] is None
                        else f"{r['seconds_per_epoch']:.2f}")
