@@ -8,8 +8,8 @@ validation NDCG@20; a setting is ranked by its mean over the seeds. OUTPUT gets 
 record per finished trial), table.md (a row per setting) and validation.svg.
 The sweep's settings (teacher, data, student, training) are kept in OUTPUT/sweep.json: a rerun
 with the same settings skips finished trials and resumes the interrupted one, so a sweep can
-be extended with more weights or methods; other settings are refused (use another OUTPUT, or
---overwrite).
+be extended with more weights, methods or seeds; other settings are refused (use another
+OUTPUT, or --overwrite).
 """
 
 from __future__ import annotations

@@ -310,5 +310,5 @@ def _record_key(record) -> tuple:
     return (*_setting_key(record), record["seed"])
 
 
-__all__ = ["Sweep", "Trial", "held_out_split", "retrain_teacher", "teacher_validation_score",
-           "trial_grid"]
+__all__ = ["Sweep", "Trial", "best_settings", "held_out_split", "retrain_teacher", "settings",
+           "teacher_validation_score", "trial_grid"]
