@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import pathlib
 import shlex
@@ -15,7 +14,7 @@ import sys
 import time
 import warnings
 
-from kdtfrs import __version__, data, model_dir, trajectory
+from kdtfrs import __version__, data, model_dir, teacher_identity, trajectory
 from kdtfrs.atomic_files import write_json
 from kdtfrs.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, cli_message
 from kdtfrs.experiment import (BackboneSpec, distill_student, evaluate_split, load_teacher,
@@ -113,14 +112,12 @@ def cmd_distill(args):
     with _run_directory(args, strategy, protect) as run_dir:
         _announce(args, run_dir)
         teacher, split, spec = load_teacher(args.teacher, **_repointed(args))
-        teacher_file = pathlib.Path(args.teacher) / model_dir.MODEL_FILE
         settings = {
             "command": "distill", "data": spec.record(split),
             "backbone": dataclasses.asdict(backbone), "fit": dataclasses.asdict(fit),
             "method": args.method,
             "method_config": tasks.describe(distillation) if distillation else {},
-            "teacher": {"path": str(pathlib.Path(args.teacher).absolute()),
-                        "model.json sha256": hashlib.sha256(teacher_file.read_bytes()).hexdigest()},
+            "teacher": teacher_identity.record(args.teacher, teacher),
             "distribution": _distribution(args, strategy),
         }
         run_dir.begin(settings, _settings_differences)
@@ -300,9 +297,11 @@ def _settings_differences(recorded: dict, current: dict) -> list[str]:
             if before.get(key) != now.get(key):
                 flag = _SETTING_FLAGS.get(key, key)
                 differences.append(f"{flag} was {before.get(key)}, now {now.get(key)}")
-    for key in ("method", "method_config", "teacher"):
+    for key in ("method", "method_config"):
         if recorded.get(key) != current.get(key):
             differences.append(f"{_SETTING_FLAGS[key]} differs")
+    if not teacher_identity.same(recorded.get("teacher"), current.get("teacher")):
+        differences.append(f"{_SETTING_FLAGS['teacher']} differs (other weights)")
     return differences
 
 

@@ -243,7 +243,7 @@ def _require_finite(model, where) -> None:
 
 
 def _file_record(path) -> dict:
-    return {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+    return {"bytes": path.stat().st_size, "sha256": file_sha256(path)}
 
 
 def _verify_file(directory, name, description) -> None:
@@ -257,12 +257,12 @@ def _verify_file(directory, name, description) -> None:
     if size != expected["bytes"]:
         raise ModelDirError(path, f"has {size} bytes, {MODEL_FILE} recorded {expected['bytes']}: "
                                   "the file is truncated or was replaced")
-    if _sha256(path) != expected["sha256"]:
+    if file_sha256(path) != expected["sha256"]:
         raise ModelDirError(path, f"does not match the checksum {MODEL_FILE} recorded: the file "
                                   "is damaged or was replaced")
 
 
-def _sha256(path) -> str:
+def file_sha256(path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):

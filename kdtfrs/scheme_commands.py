@@ -14,10 +14,9 @@ the same settings. ``kdtfrs.commands.cmd_distill`` hands these methods over to `
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import pathlib
 
-from kdtfrs import model_dir
+from kdtfrs import model_dir, teacher_identity
 from kdtfrs.commands import (_announce, _backbone_spec, _distribution, _fit_config,
                              _make_strategy, _parse_params, _print_metrics, _repointed,
                              _run_directory, _run_info, _run_outcome,
@@ -43,11 +42,14 @@ def cmd_scheme(args):
     with _run_directory(args, strategy, protect) as run_dir:
         _announce(args, run_dir)
         teacher, split, spec = _load_teachers(teacher_dirs, _repointed(args))
+        teachers = [teacher_identity.record(teacher_dirs[0], teacher)] + [
+            teacher_identity.record(path, model_dir.load(path, split.train))
+            for path in teacher_dirs[1:]]
         settings = {
             "command": "distill", "data": spec.record(split),
             "backbone": dataclasses.asdict(backbone), "fit": dataclasses.asdict(fit),
             "method": args.method, "method_config": params,
-            "teacher": [_teacher_record(path) for path in teacher_dirs],
+            "teacher": teachers,
             "distribution": _distribution(args, strategy),
         }
         run_dir.begin(settings, _settings_differences)
@@ -81,9 +83,3 @@ def _load_teachers(teacher_dirs, repointed):
                              f"{teacher_dirs[0]} (split fingerprints differ): HetComp's teachers "
                              "must share one split.")
     return teacher, split, spec
-
-
-def _teacher_record(path) -> dict:
-    model_file = pathlib.Path(path) / model_dir.MODEL_FILE
-    return {"path": str(pathlib.Path(path).absolute()),
-            "model.json sha256": hashlib.sha256(model_file.read_bytes()).hexdigest()}

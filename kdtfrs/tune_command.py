@@ -15,13 +15,12 @@ OUTPUT, or --overwrite).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import pathlib
 import shutil
 import sys
 
-from kdtfrs import model_dir, tasks, tuning
+from kdtfrs import tasks, teacher_identity, tuning
 from kdtfrs.atomic_files import write_json
 from kdtfrs.commands import _parse_params, _repointed
 from kdtfrs.experiment import BackboneSpec, load_teacher
@@ -67,8 +66,7 @@ def cmd_tune(args):
                     optimizer=args.optimizer)
     held_out = not split.valid.nnz
     settings = {
-        "teacher": {"model.json sha256": hashlib.sha256(
-            (teacher_dir / model_dir.MODEL_FILE).read_bytes()).hexdigest()},
+        "teacher": {teacher_identity.DIGEST: teacher_identity.weights_digest(teacher)},
         "data": spec.record(split)["fingerprint"],
         "student": {**dataclasses.asdict(student), "l2": "per trial"},
         "fit": {**dataclasses.asdict(fit), "learning_rate": "per trial", "seed": "per trial"},
@@ -119,7 +117,7 @@ def _begin(output, settings, where) -> int:
 
     ``where`` (the teacher's path, the data's location) is kept for the reader but not
     compared: a sweep continues with its teacher and data moved, as long as they are the same
-    (model.json's hash, the data's fingerprint). A sweep recorded when --seed took one value
+    (the teacher's weights, ``kdtfrs.teacher_identity``; the data's fingerprint). A sweep recorded when --seed took one value
     (its settings hold that seed) continues with more seeds.
     """
     path = output / SETTINGS_FILE
@@ -131,6 +129,9 @@ def _begin(output, settings, where) -> int:
             raise ValueError(f"{path} is damaged; start the sweep again with --overwrite.") \
                 from None
         recorded.pop("where", None)
+        if teacher_identity.same(recorded.get("teacher"),
+                                 {**settings["teacher"], "path": where["teacher"]}):
+            recorded["teacher"] = settings["teacher"]  # also a record of an earlier version
         unseeded = recorded.get("fit", {}).get("seed", 0)
         if isinstance(unseeded, int):
             recorded["fit"]["seed"] = "per trial"
