@@ -331,6 +331,48 @@ def tuning_section(records):
     return lines + [""]
 
 
+def sweeps_section():
+    """Every `kdtfrs tune` sweep under results/ (tune-*/): its command, table and plot."""
+    folders = sorted(path.parent for path in RESULTS.glob("tune-*/table.md"))
+    lines = ["## Sweeps of `kdtfrs tune`", "",
+             "Each sweep trains one student per setting and seed with early stopping on "
+             "validation NDCG@20 and ranks the settings by their mean over the seeds; the "
+             "test part is not read. Where a dataset has no validation part, 10% of each "
+             "user's training pairs are held out and the teacher is trained again without "
+             "them. A rerun of the command continues the sweep.", ""]
+    if not folders:
+        return lines + ["No sweep yet.", ""]
+    for folder in folders:
+        trials = json.loads((folder / "trials.json").read_text())
+        settings = json.loads((folder / "sweep.json").read_text())
+        table = (folder / "table.md").read_text().splitlines()[1:]  # its own heading left out
+        lines += [f"### {folder.name}", "", f"Command: `{sweep_command(folder, trials, settings)}`"]
+        lines += table
+        if any(trial["method"] != "scratch" for trial in trials):
+            lines += ["", f"![validation NDCG@20 against the weight, {folder.name}]"
+                          f"(../benchmarks/results/{folder.name}/validation.svg)"]
+        lines.append("")
+    return lines
+
+
+def sweep_command(folder, trials, settings) -> str:
+    """The command that writes (or continues) the sweep in ``folder``."""
+    dataset = settings["where"]["data"]["dataset"]
+    seeds = sorted({trial.get("seed", 0) for trial in trials})
+    seed_flag = "" if seeds == [0] else " --seeds " + " ".join(map(str, seeds))
+    methods = [m for m in dict.fromkeys(trial["method"] for trial in trials) if m != "scratch"]
+    if methods:
+        return (f"python benchmarks/tune_methods.py --dataset {dataset} --methods "
+                f"{' '.join(methods)}{seed_flag}")
+    student, fit = settings["student"], settings["fit"]
+    values = {key: " ".join(f"{v:g}" for v in sorted({trial[key] for trial in trials}))
+              for key in ("learning_rate", "l2")}
+    return (f"kdtfrs tune --teacher benchmarks/checkpoints/{dataset}/teacher --methods scratch "
+            f"--dim {student['dim']} --lr {values['learning_rate']} --l2 {values['l2']} "
+            f"--epochs {fit['epochs']} --patience {fit['patience']} --seed "
+            f"{' '.join(map(str, seeds))} --output benchmarks/results/{folder.name}")
+
+
 def weights_section(records):
     """Validation NDCG@20 per dataset, method and weight, the best one of each method marked."""
     lines = ["## Distillation weights chosen on validation data", "",
@@ -681,6 +723,7 @@ def main():
         lines += per_unique_user_section(distill, per_unique_user)
     lines += tuning_section(load("tuning"))
     lines += weights_section(load("weights"))
+    lines += sweeps_section()
     lines += held_out_check_section(load("held_out_check"))
     earlier = load("distill-patience5")
     if earlier:

@@ -1,4 +1,5 @@
-"""The statistics benchmarks/report.py puts in the distillation tables."""
+"""The statistics benchmarks/report.py puts in the distillation tables, and the settings the
+benchmark scripts pass on."""
 
 import statistics
 
@@ -8,6 +9,8 @@ import pytest
 from benchmarks import distill
 from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
 from benchmarks.report import beats_scratch, gap_recovered, per_unique_user_section
+from benchmarks.tune_methods import single_weight_methods, tune_arguments
+from kdtfrs.cli import build_parser
 
 
 def test_gap_recovered_matches_the_delta_method_by_finite_differences():
@@ -84,3 +87,23 @@ def test_the_per_unique_user_table_pairs_each_variant_with_its_default():
     lines = per_unique_user_section([row("rrd", 0.0166), row("kd", 0.017)], variant)
     body = [line for line in lines if line.startswith("| rrd") or line.startswith("| kd")]
     assert body == ["| rrd | 0.0166 (30, 2.0) | 0.0170 (30, 2.0) | +0.0004 |"]
+
+
+def test_tune_methods_passes_distill_protocol_to_kdtfrs_tune():
+    def parsed(dataset, method):
+        argv = tune_arguments(SETTINGS[dataset], method, [0.1, 1, 10], [0, 1])
+        return build_parser().parse_args(["tune", "--teacher", "t", "--output", "o", *argv])
+
+    settings = SETTINGS["gowalla"]
+    args = parsed("gowalla", "rrd")
+    assert args.weights == pytest.approx([0.0005, 0.005, 0.05])  # 0.1x, 1x, 10x distill.py's
+    assert args.param == ["temperature=100.0"] and args.seed == [0, 1]
+    assert (args.dim, args.l2, args.lr, args.epochs, args.batch_size, args.patience) == (
+        settings["student"].dim, [settings["student"].l2],
+        [settings["student_fit"].learning_rate], settings["student_fit"].epochs,
+        settings["student_fit"].batch_size, settings["student_fit"].patience)
+    htd = parsed("citeulike-t", "htd")
+    assert htd.weights == pytest.approx([1e-4, 1e-3, 1e-2]) and htd.param == ["alpha=0.5"]
+    scratch = parsed("citeulike-t", "scratch")
+    assert scratch.methods == ["scratch"] and scratch.weights is None
+    assert "de_rrd" not in single_weight_methods() and "rrd" in single_weight_methods()

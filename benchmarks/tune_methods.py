@@ -1,0 +1,90 @@
+"""Each method's distillation weight swept with `kdtfrs tune`, under distill.py's protocol.
+
+    python benchmarks/tune_methods.py --dataset citeulike-t --methods kd blackd rd
+    python benchmarks/tune_methods.py --dataset gowalla --methods kd --factors 0.1 1 10 --seeds 0 1
+
+For each method, `kdtfrs tune` trains distill.py's student (its dimension, learning rate, L2,
+batch, epochs and patience) from distill.py's teacher at the weights factor x the weight
+distill.py gives the method, with the method's other hyperparameters as distill.py sets them;
+the scratch student runs once as the reference. The test part is never read: CiteULike-t is
+tuned on its validation part, Gowalla on 10% of each user's training pairs held out (`kdtfrs
+tune` trains the teacher again without them, once, in OUTPUT/teacher-held-out).
+
+The sweep goes to benchmarks/results/tune-<dataset>-methods/ (trials.json, table.md and
+validation.svg: validation NDCG@20 against the weight, a line per method). It resumes like
+every benchmark here: a rerun skips finished trials and continues the interrupted one; more
+methods, factors or seeds extend it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks.arguments import CHECKPOINTS, RESULTS  # noqa: E402
+from benchmarks.distill import SETTINGS, build_method, get_teacher, teacher_dir  # noqa: E402
+from benchmarks.records import ResultsFile  # noqa: E402
+from kdtfrs import cli, tasks  # noqa: E402
+
+
+def tune_arguments(settings, method, factors, seeds) -> list[str]:
+    """The `kdtfrs tune` options that sweep ``method`` (or the scratch student) under
+    ``settings`` (a dataset's distill.py SETTINGS), without --teacher and --output."""
+    student, fit = settings["student"], settings["student_fit"]
+    argv = ["--methods", method, "--model", student.model, "--dim", student.dim,
+            "--layers", student.layers, "--loss", student.loss, "--l2", student.l2,
+            "--lr", fit.learning_rate, "--epochs", fit.epochs, "--batch-size", fit.batch_size,
+            "--negatives", fit.num_negatives, "--patience", fit.patience,
+            "--eval-every", fit.eval_every, "--optimizer", fit.optimizer,
+            "--seed", *seeds]
+    if method == "scratch":
+        return [str(arg) for arg in argv]
+    task, = build_method(settings, method)
+    argv += ["--weights", *(f"{factor * task.weight:.6g}" for factor in factors)]
+    for key, value in settings["params"].get(method, {}).items():
+        if key != "weight":
+            argv += ["--param", f"{key}={value}"]
+    return [str(arg) for arg in argv]
+
+
+def single_weight_methods() -> list[str]:
+    """Method ids distilled by one task (one weight to sweep): all but the presets."""
+    return [method for method in tasks.method_ids() if len(tasks.build(method)) == 1]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="citeulike-t", choices=list(SETTINGS))
+    parser.add_argument("--methods", nargs="+", required=True, choices=single_weight_methods())
+    parser.add_argument("--factors", nargs="+", type=float, default=[0.1, 1.0, 10.0],
+                        help="weights to try, as multiples of distill.py's weight")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    parser.add_argument("--output", help="the sweep folder (default: "
+                        "benchmarks/results/tune-<dataset>-methods)")
+    parser.add_argument("--work", default=str(CHECKPOINTS),
+                        help="distill.py's teachers (trained there if missing)")
+    parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
+    args = parser.parse_args(argv)
+    if any(factor <= 0 for factor in args.factors):
+        parser.error("--factors must be positive multiples of distill.py's weight")
+    settings = SETTINGS[args.dataset]
+    output = args.output or str(RESULTS / f"tune-{args.dataset}-methods")
+    get_teacher(args.dataset, settings, args.work,
+                ResultsFile(RESULTS / "distill.json", ("dataset", "method", "seed")), args.verbose)
+    common = ["--teacher", str(teacher_dir(args.work, args.dataset)), "--output", output,
+              "--verbose", str(args.verbose)]
+    for method in ["scratch", *dict.fromkeys(args.methods)]:
+        print(f"== {args.dataset} {method}", flush=True)
+        status = cli.main(["tune", *common,
+                           *tune_arguments(settings, method, args.factors, args.seeds)])
+        if status:
+            return status
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
