@@ -9,7 +9,8 @@ trained once (seed 0) and kept under --work; then, per seed, a 20-d BPR-MF stude
 scratch and one per method, all with the same optimiser, epochs and early stopping on
 validation NDCG@20 (Gowalla's given split has no validation part: the epochs and l2 chosen by
 benchmarks/tune.py on held-out training pairs). Test metrics
-mask training (and validation) items. Records go to benchmarks/results/distill.json, one per
+mask training (and validation) items; beside them, Recall@20 on the 1% most popular items and
+on the others (benchmarks/popularity.py; records made before 2026-12-04 lack it). Records go to benchmarks/results/distill.json, one per
 dataset x method x seed; finished records are skipped, and a run in progress resumes from
 its checkpoint. A record or checkpoint made with other settings (e.g. a retuned weight) stops
 the run with what to move aside, so results of two settings never mix.
@@ -50,6 +51,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.arguments import benchmark_parser  # noqa: E402
+from benchmarks.popularity import SLICES, sliced_recall  # noqa: E402
 from benchmarks.records import (ResultsFile, claim_checkpoint, plain,  # noqa: E402
                                 stale_record_error)
 from kdtfrs import tasks, model_dir, trajectory  # noqa: E402
@@ -168,6 +170,7 @@ def record_of(dataset, method, seed, result, teacher_name, student_dim, seconds)
         "dataset": dataset, "method": method, "teacher": teacher_name,
         "student_dim": student_dim, "seed": seed,
         **{metric: metrics[metric] for metric in METRICS},
+        **{name: metrics[name] for name in SLICES if name in metrics},
         "seconds_per_epoch": training["seconds_per_epoch"],
         "refresh_seconds": training["refresh_seconds"],
         "epochs": training["epochs"], "wall_seconds": round(seconds, 1),
@@ -189,10 +192,16 @@ def train_student(teacher, split, data_spec, signals, method_id, distillation, s
     claim_checkpoint(checkpoint, {"method": method_id, "config": method_config(distillation),
                                   "student": dataclasses.asdict(student),
                                   "fit": dataclasses.asdict(fit)})
-    _, result = distill_student(teacher, split, data_spec, distillation, student, fit,
-                                verbose=verbose, signals=signals, checkpoint_dir=checkpoint,
-                                method_id=method_id)
-    return result
+    model, result = distill_student(teacher, split, data_spec, distillation, student, fit,
+                                    verbose=verbose, signals=signals,
+                                    checkpoint_dir=checkpoint, method_id=method_id)
+    return with_slices(result, model, split)
+
+
+def with_slices(result, model, split):
+    """``result`` with ``model``'s test recall per popularity slice (benchmarks/popularity.py)
+    beside its test metrics."""
+    return {**result, "test": {**result["test"], **sliced_recall(model, split)}}
 
 
 def get_teacher(dataset, settings, work, results, verbose):
@@ -203,11 +212,11 @@ def get_teacher(dataset, settings, work, results, verbose):
     path = teacher_dir(work, dataset)
     if not (path / model_dir.MODEL_FILE).exists():
         start = time.perf_counter()
-        _, result = train_backbone(data_spec, spec, settings["teacher_fit"], path,
-                                   verbose=verbose, split=split,
-                                   checkpoint_dir=pathlib.Path(work) / dataset / "teacher-state")
-        results.add(record_of(dataset, "teacher", 0, result, name, spec.dim,
-                              time.perf_counter() - start))
+        model, result = train_backbone(
+            data_spec, spec, settings["teacher_fit"], path, verbose=verbose, split=split,
+            checkpoint_dir=pathlib.Path(work) / dataset / "teacher-state")
+        results.add(record_of(dataset, "teacher", 0, with_slices(result, model, split), name,
+                              spec.dim, time.perf_counter() - start))
     return model_dir.load(path, split.train), split, data_spec, name
 
 
@@ -297,10 +306,10 @@ def run_teacher_seed(dataset, settings, seed, data_spec, split, args, results):
         "fit": dataclasses.asdict(fit)})
     print(f"== {dataset} teacher seed {seed}", flush=True)
     start = time.perf_counter()
-    _, result = train_backbone(data_spec, spec, fit, work / f"teacher-{seed}",
-                               verbose=args.verbose, split=split, checkpoint_dir=checkpoint)
-    results.add(record_of(dataset, "teacher", seed, result, f"{spec.model}-{spec.dim}",
-                          spec.dim, time.perf_counter() - start))
+    model, result = train_backbone(data_spec, spec, fit, work / f"teacher-{seed}",
+                                   verbose=args.verbose, split=split, checkpoint_dir=checkpoint)
+    results.add(record_of(dataset, "teacher", seed, with_slices(result, model, split),
+                          f"{spec.model}-{spec.dim}", spec.dim, time.perf_counter() - start))
 
 
 def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signals,
@@ -353,19 +362,21 @@ def run_scheme(dataset, settings, scheme, seed, teacher, split, data_spec, teach
     print(f"== {dataset} {scheme} seed {seed}", flush=True)
     start = time.perf_counter()
     if scheme == "hetcomp":
-        _, result = distill_hetcomp(teachers, split, data_spec, student, fit, params,
-                                    verbose=args.verbose, checkpoint_dir=checkpoint)
+        distilled, result = distill_hetcomp(teachers, split, data_spec, student, fit, params,
+                                            verbose=args.verbose, checkpoint_dir=checkpoint)
     else:
-        co_trained, _, result = distill_bidirectional(
+        co_trained, distilled, result = distill_bidirectional(
             teacher, split, data_spec, student, fit, params, verbose=args.verbose,
             checkpoint_dir=checkpoint)
-        teacher_result = {**result, "test": result["teacher"]["test"]}
+        teacher_result = with_slices({**result, "test": result["teacher"]["test"]},
+                                     co_trained, split)
         results.add({**record_of(dataset, f"{scheme}_teacher", seed, teacher_result,
                                  teacher_name, co_trained.embedding_dim,
                                  time.perf_counter() - start), "config": config})
     label = "+".join(path.name for path in teachers) if teachers else teacher_name
-    results.add({**record_of(dataset, scheme, seed, result, label, student.dim,
-                             time.perf_counter() - start), "config": config})
+    results.add({**record_of(dataset, scheme, seed, with_slices(result, distilled, split),
+                             label, student.dim, time.perf_counter() - start),
+                 "config": config})
     if scheme == "hetcomp" and not results.has(dataset=dataset, method="hetcomp_ensemble",
                                                seed=0):
         results.add(ensemble_record(dataset, teachers, split, config))
@@ -389,12 +400,13 @@ def hetcomp_teachers(dataset, settings, args, results):
                 ids=(split.user_ids, split.item_ids))
             print(f"== {dataset} HetComp teacher {name}", flush=True)
             start = time.perf_counter()
-            _, result = train_backbone(data_spec, spec, settings[fit_name], path,
-                                       verbose=args.verbose, split=split,
-                                       checkpoint_dir=work / f"{name}-state",
-                                       callbacks=[snapshots])
-            results.add(record_of(dataset, f"hetcomp_teacher_{name}", 0, result, name,
-                                  spec.dim, time.perf_counter() - start))
+            model, result = train_backbone(data_spec, spec, settings[fit_name], path,
+                                           verbose=args.verbose, split=split,
+                                           checkpoint_dir=work / f"{name}-state",
+                                           callbacks=[snapshots])
+            results.add(record_of(dataset, f"hetcomp_teacher_{name}", 0,
+                                  with_slices(result, model, split), name, spec.dim,
+                                  time.perf_counter() - start))
         if kept.is_dir():  # moved in once the teacher is finished (also after a kill between)
             kept.rename(path / trajectory.DIRECTORY)
     return paths

@@ -27,6 +27,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.arguments import RESULTS, benchmark_parser  # noqa: E402
 from benchmarks.distill import SETTINGS  # noqa: E402
+from benchmarks.popularity import HEAD_SHARE, head_items  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
 from benchmarks.tune_weights import validation_setup  # noqa: E402
 from kdtfrs.data import hold_out_validation  # noqa: E402
@@ -35,7 +36,6 @@ from kdtfrs.models import BPRMF  # noqa: E402
 from kdtfrs.ranking import top_k_items  # noqa: E402
 
 DATASET = "gowalla"
-HEAD_SHARE = 0.01
 
 
 def scores(model, split):
@@ -60,8 +60,7 @@ def popularity_concentration(split):
     """Per part: share of its interactions on the ``HEAD_SHARE`` most popular items of
     ``split.train``, and the mean training popularity of its items."""
     popularity = split.train.item_popularity()
-    head = np.zeros(popularity.size, bool)
-    head[np.argsort(-popularity, kind="stable")[:int(HEAD_SHARE * popularity.size)]] = True
+    head = head_items(split.train)
     summary = {}
     for name, part in (("train", split.train), ("held_out", split.valid), ("test", split.test)):
         _, items = part.to_pairs()

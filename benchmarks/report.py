@@ -331,6 +331,27 @@ def tuning_section(records):
     return lines + [""]
 
 
+def popularity_section(dataset, records):
+    """Test Recall@20 on the popular items and on the others, for the records that have it."""
+    sliced = [r for r in records if "recall@20 head" in r]
+    if not sliced:
+        return []
+    lines = [f"Test Recall@20 by item popularity on {dataset} (benchmarks/popularity.py: the "
+             "head is the 1% most popular training items, the tail the rest; mean over the "
+             "seeds that recorded it; records made before 2026-12-04 lack it):", "",
+             "| method | seeds | recall@20 | head | tail |", "|---|---|---|---|---|"]
+    methods = sorted({r["method"] for r in sliced},
+                     key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER
+                                    else len(METHOD_ORDER), m))
+    for method in methods:
+        rows = [r for r in sliced if r["method"] == method]
+        cells = [statistics.mean(r[key] for r in rows)
+                 for key in ("recall@20", "recall@20 head", "recall@20 tail")]
+        lines.append(f"| {method} | {' '.join(str(r['seed']) for r in rows)} | "
+                     + " | ".join(f"{value:.4f}" for value in cells) + " |")
+    return lines + [""]
+
+
 def sweeps_section():
     """Every `kdtfrs tune` sweep under results/ (tune-*/): its command, table and plot."""
     folders = sorted(path.parent for path in RESULTS.glob("tune-*/table.md"))
@@ -714,6 +735,7 @@ def main():
     for dataset in datasets:
         records = [r for r in distill if r["dataset"] == dataset]
         lines += distill_section(dataset, records)
+        lines += popularity_section(dataset, records)
         lines += write_quality_cost_plot(dataset, records)
     rerun = load("distill-tasks-reproduction")
     if rerun:

@@ -8,9 +8,13 @@ import pytest
 
 from benchmarks import distill
 from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
-from benchmarks.report import beats_scratch, gap_recovered, per_unique_user_section
+from benchmarks.popularity import sliced_recall
+from benchmarks.report import (beats_scratch, gap_recovered, per_unique_user_section,
+                               popularity_section)
 from benchmarks.tune_methods import single_weight_methods, tune_arguments
 from kdtfrs.cli import build_parser
+from kdtfrs.data import Interactions, split_random
+from kdtfrs.models import BPRMF
 
 
 def test_gap_recovered_matches_the_delta_method_by_finite_differences():
@@ -107,3 +111,44 @@ def test_tune_methods_passes_distill_protocol_to_kdtfrs_tune():
     scratch = parsed("citeulike-t", "scratch")
     assert scratch.methods == ["scratch"] and scratch.weights is None
     assert "de_rrd" not in single_weight_methods() and "rrd" in single_weight_methods()
+
+
+def test_recall_by_popularity_matches_a_numpy_reference():
+    rng = np.random.default_rng(0)
+    num_users, num_items = 40, 500
+    items = np.minimum(rng.zipf(1.3, 3000) - 1, num_items - 1)  # a few items hold many pairs
+    users = rng.integers(0, num_users, items.size)
+    split = split_random(Interactions(users, items, np.arange(items.size, dtype=np.float64),
+                                      np.arange(num_users), np.arange(num_items), "zipf"),
+                         seed=0)
+    model = BPRMF(num_users, num_items, 4, seed=0)
+    sliced = sliced_recall(model, split)
+
+    scores = model.user_embedding.numpy() @ model.item_embedding.numpy().T
+    for part in (split.train, split.valid):
+        rows, cols = part.to_pairs()
+        scores[rows, cols] = -np.inf
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :20]
+    popularity = np.bincount(split.train.to_pairs()[1], minlength=num_items)
+    head = np.isin(np.arange(num_items), np.argsort(-popularity, kind="stable")[:5])  # 1%
+    test_users, test_items = split.test.to_pairs()
+    for name, in_slice in (("recall@20 head", head), ("recall@20 tail", ~head)):
+        recalls = []
+        for user in np.unique(test_users):
+            truth = test_items[(test_users == user) & in_slice[test_items]]
+            if truth.size:
+                recalls.append(np.isin(truth, top[user]).mean())
+        assert sliced[name] == pytest.approx(np.mean(recalls))
+    assert 0 < sliced["recall@20 head"] and 0 < sliced["recall@20 tail"]
+
+
+def test_the_popularity_table_lists_only_records_that_have_the_slices():
+    def row(method, seed, head=None):
+        sliced = {} if head is None else {"recall@20 head": head, "recall@20 tail": 0.1}
+        return {"method": method, "seed": seed, "recall@20": 0.2, **sliced}
+
+    lines = popularity_section("gowalla", [row("rrd", 0, 0.5), row("rrd", 1, 0.3),
+                                           row("kd", 0), row("scratch", 2, 0.4)])
+    assert lines[-3:-1] == ["| scratch | 2 | 0.2000 | 0.4000 | 0.1000 |",
+                            "| rrd | 0 1 | 0.2000 | 0.4000 | 0.1000 |"]
+    assert popularity_section("gowalla", [row("kd", 0)]) == []
