@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kdtfrs import candidate_top_k
 from kdtfrs._keras import tf
 from kdtfrs.data.matrix import InteractionMatrix
 from kdtfrs.embeddings import Embeddings
@@ -77,28 +78,51 @@ def _mask_slots(exclusions: list[InteractionMatrix], block_users: np.ndarray) ->
 _BLOCK_RANKERS = {}
 
 
-def _block_ranker(k: int, jit_compile: bool, table_shapes):
-    """A tf.function (user_table, item_table, users [b], mask_slots [S, 2]) -> (items, scores).
+def _masked_scores(user_table, item_table, users, mask_slots):
+    """float [b, num_items]: the block's scores, -inf at the excluded (row, item) slots."""
+    scores = tf.matmul(tf.gather(user_table, users), item_table, transpose_b=True)
+    return tf.tensor_scatter_nd_update(
+        scores, mask_slots, tf.fill(tf.shape(mask_slots)[:1], float("-inf"))
+    )
 
-    Compiled with XLA by default: XLA scatters -inf into the block's score matrix in place,
-    where TensorFlow's kernel copies the whole [b, num_items] matrix first. One function per
-    (k, jit_compile, table shapes) is kept, so repeated evaluations (one per epoch) reuse its
-    traces and XLA compilations; the tables are arguments, so models of one shape share it.
+
+def _block_ranker(k: int, jit_compile: bool, table_shapes):
+    """A function (user_table, item_table, users [b], mask_slots [S, 2]) -> (items, scores).
+
+    The scores are compiled with XLA by default: XLA scatters -inf into the block's score
+    matrix in place, where TensorFlow's kernel copies the whole [b, num_items] matrix first.
+    The top k is picked outside XLA, whose top-k is the slower one at every k measured
+    (benchmarks/long_top_k.py): by ``tf.math.top_k``, or for long lists
+    (``candidate_top_k.worthwhile``) by ``candidate_top_k``, which ranks only the entries
+    above a sampled threshold. One function per (k, jit_compile, table shapes) is kept, so
+    repeated evaluations (one per epoch) reuse its traces and XLA compilations; the tables
+    are arguments, so models of one shape share it.
     """
     key = (k, jit_compile, table_shapes)
-    if key not in _BLOCK_RANKERS:
+    if key in _BLOCK_RANKERS:
+        return _BLOCK_RANKERS[key]
+    scores_of = tf.function(_masked_scores, jit_compile=jit_compile, reduce_retracing=True)
+    num_items = table_shapes[1][0]
+    if candidate_top_k.worthwhile(k, num_items):
+        columns = candidate_top_k.sample_columns(num_items)
 
-        @tf.function(jit_compile=jit_compile, reduce_retracing=True)
-        def rank_block(user_table, item_table, users, mask_slots):
-            scores = tf.matmul(tf.gather(user_table, users), item_table, transpose_b=True)
-            scores = tf.tensor_scatter_nd_update(
-                scores, mask_slots, tf.fill(tf.shape(mask_slots)[:1], float("-inf"))
-            )
+        @tf.function(reduce_retracing=True)
+        def pick(scores):
+            return candidate_top_k.candidate_top_k(scores, k, columns)
+
+    else:
+
+        @tf.function(reduce_retracing=True)
+        def pick(scores):
             top = tf.math.top_k(scores, k=k)
-            return top.indices, top.values
+            return top.values, top.indices
 
-        _BLOCK_RANKERS[key] = rank_block
-    return _BLOCK_RANKERS[key]
+    def rank_block(user_table, item_table, users, mask_slots):
+        values, indices = pick(scores_of(user_table, item_table, users, mask_slots))
+        return indices, values
+
+    _BLOCK_RANKERS[key] = rank_block
+    return rank_block
 
 
 def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_compile=True):
@@ -107,8 +131,8 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
     Scores are dot products of the model's embeddings, computed once (a graph model propagates
     once per call, not per block). For each block of ``batch_size`` users, the
     (user, item) pairs of ``exclude`` in the block's rows (gathered from the CSR arrays with
-    NumPy, no per-user loop) are scattered to -inf, then ``tf.math.top_k`` picks the best k; no
-    dense mask is built. Ties go to the lower item index. A user with fewer than k allowed
+    NumPy, no per-user loop) are scattered to -inf, then the best k are picked
+    (``tf.math.top_k``, or ``kdtfrs.candidate_top_k`` for long lists); no dense mask is built. Ties go to the lower item index. A user with fewer than k allowed
     items gets excluded items with score -inf at the end of the list.
 
     Args:

@@ -1,0 +1,98 @@
+"""What ranking one block of users costs, by list length k and the way the top k is picked.
+
+    python benchmarks/long_top_k.py                        # CiteULike-t's and Gowalla's items
+    python benchmarks/long_top_k.py --items 25181 --ks 500 3000 --repeats 3
+
+The per-epoch refreshes (CD's student top-3,000, DCD's and RCE-KD's lists) and the teacher
+lists of RRD, DCD and the others (top-500) rank every item for each user with
+``kdtfrs.ranking.top_k_items``: blocks of 2,048 users, scores with the excluded items at -inf,
+then the top k. Three ways to pick it, timed on one block of random 20-d embeddings (the cost
+does not depend on the values), with the same -inf slots (2% of the block's entries):
+
+- ``xla``: scores and ``tf.math.top_k`` in one XLA-compiled function (the way for every k
+  before 2026-12-04);
+- ``top_k``: XLA-compiled scores, then ``tf.math.top_k`` outside XLA (the way now for k
+  below ``candidate_top_k.MIN_K``);
+- ``candidates``: XLA-compiled scores, then ``kdtfrs.candidate_top_k`` (a sampled threshold,
+  then the top k of the entries above it), where ``candidate_top_k.worthwhile`` allows it.
+
+Each way's lists are checked equal to ``xla``'s. ``used`` names the way ``top_k_items`` takes
+now. Fastest of 5 rounds of ``--repeats`` calls. Records: benchmarks/results/long_top_k.json,
+one per (items, k, way); rerun to replace.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from benchmarks.arguments import benchmark_parser  # noqa: E402
+from benchmarks.records import ResultsFile  # noqa: E402
+from benchmarks.step_cost import milliseconds_per_call  # noqa: E402
+from kdtfrs import candidate_top_k  # noqa: E402
+from kdtfrs._keras import tf  # noqa: E402
+from kdtfrs.ranking import _masked_scores  # noqa: E402
+
+MASKED_SHARE = 0.02
+
+
+def ways(num_items, k, batch, dim, seed=0):
+    """{way: a function of no argument returning (values, indices)} for one block."""
+    rng = np.random.default_rng(seed)
+    users = tf.constant(rng.normal(size=(batch, dim)).astype(np.float32))
+    items = tf.constant(rng.normal(size=(num_items, dim)).astype(np.float32))
+    rows = tf.range(batch)
+    count = int(MASKED_SHARE * batch * num_items)
+    slots = tf.constant(np.stack([rng.integers(0, batch, count),
+                                  rng.integers(0, num_items, count)], 1).astype(np.int32))
+    scores_of = tf.function(_masked_scores, jit_compile=True)
+
+    @tf.function(jit_compile=True)
+    def in_xla():
+        top = tf.math.top_k(_masked_scores(users, items, rows, slots), k)
+        return top.values, top.indices
+
+    @tf.function
+    def top_k(scores):
+        top = tf.math.top_k(scores, k)
+        return top.values, top.indices
+
+    found = {"xla": in_xla, "top_k": lambda: top_k(scores_of(users, items, rows, slots))}
+    if candidate_top_k.worthwhile(k, num_items):
+        columns = candidate_top_k.sample_columns(num_items)
+        pick = tf.function(lambda scores: candidate_top_k.candidate_top_k(scores, k, columns))
+        found["candidates"] = lambda: pick(scores_of(users, items, rows, slots))
+    return found
+
+
+def main(argv=None):
+    parser = benchmark_parser(__doc__, "long_top_k.json", trains=False)
+    parser.add_argument("--items", type=int, nargs="+", default=[25181, 40981])
+    parser.add_argument("--ks", type=int, nargs="+", default=[20, 100, 200, 500, 1000, 3000])
+    parser.add_argument("--batch", type=int, default=2048, help="users per block")
+    parser.add_argument("--dim", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    results = ResultsFile(args.results, ("items", "k", "way", "batch", "dim"))
+    for num_items in args.items:
+        for k in args.ks:
+            measured = ways(num_items, k, args.batch, args.dim)
+            used = "candidates" if "candidates" in measured else "top_k"
+            expected = measured["xla"]()[1].numpy()
+            for way, function in measured.items():
+                if not np.array_equal(function()[1].numpy(), expected):
+                    raise SystemExit(f"{way} ranked {num_items} items, k {k}, differently "
+                                     "from xla: not recorded.")
+                ms = milliseconds_per_call(function, args.repeats)
+                results.add({"items": num_items, "k": k, "way": way, "batch": args.batch,
+                             "dim": args.dim, "ms": round(ms, 1), "used": way == used})
+                print(f"items {num_items:>6}  k {k:>5}  {way:<11}{ms:>9.1f} ms"
+                      f"{'  (used)' if way == used else ''}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""candidate_top_k against tf.math.top_k and a NumPy sort: ties, -inf, the fallback; and
+top_k_items on its long-list path."""
+
+import numpy as np
+import pytest
+
+from kdtfrs import candidate_top_k
+from kdtfrs._keras import tf
+from kdtfrs.data.matrix import InteractionMatrix
+from kdtfrs.models import BPRMF
+from kdtfrs.ranking import top_k_items
+
+N = 3000
+
+
+def reference(scores, k):
+    """Stable sort of -score: ties go to the lower column."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(scores, order, axis=1), order
+
+
+def ranked(scores, k, compiled=False):
+    function = candidate_top_k.candidate_top_k
+    if compiled:
+        function = tf.function(function)
+    columns = candidate_top_k.sample_columns(scores.shape[1])
+    values, indices = function(tf.constant(scores), k, columns)
+    return values.numpy(), indices.numpy()
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("k", [200, 300])
+def test_matches_a_full_sort_with_ties_and_excluded_entries(k, compiled):
+    rng = np.random.default_rng(k)
+    scores = np.round(rng.normal(size=(6, N)) * 4).astype(np.float32)  # many ties
+    scores[1, rng.choice(N, N // 2, replace=False)] = -np.inf  # half the items excluded
+    values, indices = ranked(scores, k, compiled)
+    expected_values, expected_indices = reference(scores, k)
+    np.testing.assert_array_equal(values, expected_values)
+    np.testing.assert_array_equal(indices, expected_indices)
+
+
+def test_a_row_with_fewer_allowed_entries_than_k_ends_with_minus_infinity():
+    scores = np.random.default_rng(1).normal(size=(3, N)).astype(np.float32)
+    scores[2, 150:] = -np.inf  # 150 allowed entries, k 200
+    values, indices = ranked(scores, 200)
+    np.testing.assert_array_equal(indices, reference(scores, 200)[1])
+    assert np.isfinite(values[2, :150]).all() and (values[2, 150:] == -np.inf).all()
+
+
+def test_a_threshold_too_high_falls_back_to_the_full_top_k():
+    """Sampled columns holding a row's best scores put its threshold above its k-th score:
+    too few candidates, so the block is ranked by tf.math.top_k, still exactly."""
+    k = 200
+    columns = candidate_top_k.sample_columns(N)
+    scores = np.random.default_rng(2).normal(size=(2, N)).astype(np.float32)
+    scores[0, columns] += 100.0  # every sampled entry beats every other one
+    threshold = np.sort(scores[0, columns])[::-1][candidate_top_k.sample_rank(k) - 1]
+    assert (scores[0] >= threshold).sum() < k
+    values, indices = ranked(scores, k)
+    np.testing.assert_array_equal(indices, reference(scores, k)[1])
+    np.testing.assert_array_equal(values, reference(scores, k)[0])
+
+
+def test_when_it_is_used_and_a_k_the_sample_cannot_serve():
+    assert not candidate_top_k.worthwhile(20, 100_000)  # short lists: tf.math.top_k
+    assert candidate_top_k.worthwhile(3000, 25_181)  # CD's refresh on CiteULike-t
+    assert not candidate_top_k.worthwhile(3000, 5_000)  # the candidates would be most items
+    columns = candidate_top_k.sample_columns(N)
+    assert columns.size == N // candidate_top_k.STRIDE and np.all(np.diff(columns) > 0)
+    np.testing.assert_array_equal(columns, candidate_top_k.sample_columns(N))  # fixed
+    with pytest.raises(ValueError, match="sampled columns"):
+        candidate_top_k.candidate_top_k(tf.zeros((1, N)), N - 1, columns)
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_top_k_items_takes_the_long_list_path_exactly(jit_compile):
+    num_users, num_items, k = 9, 4000, 300
+    assert candidate_top_k.worthwhile(k, num_items)
+    rng = np.random.default_rng(3)
+    model = BPRMF(num_users, num_items, 3)
+    model.user_embedding.assign(rng.integers(-3, 4, (num_users, 3)).astype(np.float32))
+    model.item_embedding.assign(rng.integers(-3, 4, (num_items, 3)).astype(np.float32))
+    mask = rng.random((num_users, num_items)) < 0.3
+    train = InteractionMatrix.from_pairs(*np.nonzero(mask), num_users, num_items)
+    items, scores = top_k_items(model, None, k, exclude=train, batch_size=4,
+                                jit_compile=jit_compile)
+    dense = model.user_embedding.numpy() @ model.item_embedding.numpy().T
+    dense[mask] = -np.inf
+    expected_scores, expected_items = reference(dense, k)
+    np.testing.assert_array_equal(items, expected_items)
+    np.testing.assert_array_equal(scores, expected_scores)
