@@ -26,7 +26,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
-from kdtfrs import tasks  # noqa: E402
+from kdtfrs import method_ids, tasks  # noqa: E402
 from kdtfrs._keras import tf  # noqa: E402
 from kdtfrs.data import bpr_triples, load_dataset  # noqa: E402
 from kdtfrs.models import BPRMF, LazyAdam  # noqa: E402
@@ -79,8 +79,9 @@ def main(argv=None):
     parser.add_argument("--student-dim", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--methods", nargs="+", default=list(tasks.METHODS),
-                        choices=list(tasks.METHODS))
+    parser.add_argument("--methods", nargs="+", default=list(method_ids.RANKING),
+                        choices=method_ids.RANKING,
+                        help="ranking methods (the feature methods: step_profile.py)")
     parser.add_argument("--touch", nargs="*", type=int, default=[], metavar="N",
                         help="also time the gather/scatter floor of N items per example")
     args = parser.parse_args(argv)
