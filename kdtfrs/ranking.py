@@ -132,8 +132,9 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
     once per call, not per block). For each block of ``batch_size`` users, the
     (user, item) pairs of ``exclude`` in the block's rows (gathered from the CSR arrays with
     NumPy, no per-user loop) are scattered to -inf, then the best k are picked
-    (``tf.math.top_k``, or ``kdtfrs.candidate_top_k`` for long lists); no dense mask is built. Ties go to the lower item index. A user with fewer than k allowed
-    items gets excluded items with score -inf at the end of the list.
+    (``tf.math.top_k``, or ``kdtfrs.candidate_top_k`` for long lists); no dense mask is
+    built. Ties go to the lower item index. A user with fewer than k allowed items gets
+    excluded items with score -inf at the end of the list.
 
     Args:
       model: a ``kdtfrs.models.Recommender`` or a ``kdtfrs.embeddings.Embeddings``.

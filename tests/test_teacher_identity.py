@@ -22,7 +22,7 @@ def test_the_digest_follows_the_weights_not_the_files_or_names(csv_path, tmp_pat
     second = save_untrained(tmp_path / "b", csv_path)  # same seed: the same weights
     assert (model_dir.file_sha256(first / model_dir.MODEL_FILE)
             != model_dir.file_sha256(second / model_dir.MODEL_FILE))  # paths are recorded
-    a, b = model_dir.load(first), model_dir.load(second)  # Keras numbers b's layers apart
+    a, b = model_dir.load(first), model_dir.load(second)  # two models of one process
     assert teacher_identity.weights_digest(a) == teacher_identity.weights_digest(b)
 
     other_seed = model_dir.load(save_untrained(tmp_path / "c", csv_path, seed=1))
