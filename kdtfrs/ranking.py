@@ -86,6 +86,17 @@ def _masked_scores(user_table, item_table, users, mask_slots):
     )
 
 
+# One trace of ``_masked_scores`` for every block, table shape and list length (XLA still
+# compiles once per concrete shape): rankers of an evaluation's top 50, a teacher's top 500
+# and CD's top 3,000 each traced it again, until TensorFlow warned of excessive retracing.
+_TABLE = tf.TensorSpec([None, None], tf.float32)
+_SCORE_SIGNATURE = (_TABLE, _TABLE, tf.TensorSpec([None], tf.int32),
+                    tf.TensorSpec([None, 2], tf.int32))
+_BLOCK_SCORERS = {jit_compile: tf.function(_masked_scores, jit_compile=jit_compile,
+                                           input_signature=_SCORE_SIGNATURE)
+                  for jit_compile in (True, False)}
+
+
 def _block_ranker(k: int, jit_compile: bool, table_shapes):
     """A function (user_table, item_table, users [b], mask_slots [S, 2]) -> (items, scores).
 
@@ -101,7 +112,7 @@ def _block_ranker(k: int, jit_compile: bool, table_shapes):
     key = (k, jit_compile, table_shapes)
     if key in _BLOCK_RANKERS:
         return _BLOCK_RANKERS[key]
-    scores_of = tf.function(_masked_scores, jit_compile=jit_compile, reduce_retracing=True)
+    scores_of = _BLOCK_SCORERS[jit_compile]
     num_items = table_shapes[1][0]
     if candidate_top_k.worthwhile(k, num_items):
         columns = candidate_top_k.sample_columns(num_items)
@@ -159,7 +170,7 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
         return np.zeros((0, k), np.int32), np.zeros((0, k), np.float32)
     # Tensors, not variables: a tf.function traced with one model's distributed (mirrored)
     # variables as arguments would keep reading them when called with another model's.
-    user_table, item_table = (tf.convert_to_tensor(table) for table in model.tables())
+    user_table, item_table = (tf.cast(table, tf.float32) for table in model.tables())
     rank_block = _block_ranker(int(k), bool(jit_compile),
                                (tuple(user_table.shape), tuple(item_table.shape)))
     block = min(batch_size, users.size)

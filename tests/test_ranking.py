@@ -5,6 +5,7 @@ import pytest
 
 from kdtfrs.data.matrix import InteractionMatrix
 from kdtfrs.models import BPRMF
+from kdtfrs import ranking
 from kdtfrs.ranking import csr_row_entries, list_scores, top_k_items
 
 NUM_USERS, NUM_ITEMS = 13, 17
@@ -121,3 +122,14 @@ def test_models_of_one_shape_under_a_strategy_rank_with_their_own_tables(two_rep
         items, _ = top_k_items(model, None, 5)
         np.testing.assert_array_equal(items, reference_top_k(model, np.arange(NUM_USERS), 5,
                                                              [])[0])
+
+
+def test_lists_of_several_lengths_share_one_traced_scorer():
+    # An evaluation's top 50, a teacher's top 500 and CD's top 3,000 once each traced the
+    # score function again, until TensorFlow warned of excessive retracing.
+    model = BPRMF(NUM_USERS, 5000, 3, seed=4)
+    lengths = (5, 250, 4000)
+    lists = [top_k_items(model, None, k, batch_size=8)[0] for k in lengths]
+    assert ranking._BLOCK_SCORERS[True].experimental_get_tracing_count() == 1
+    for k, items in zip(lengths, lists):
+        assert items.shape == (NUM_USERS, k)
