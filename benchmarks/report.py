@@ -360,7 +360,9 @@ def sweeps_section():
              "validation NDCG@20 and ranks the settings by their mean over the seeds; the "
              "test part is not read. Where a dataset has no validation part, 10% of each "
              "user's training pairs are held out and the teacher is trained again without "
-             "them. A rerun of the command continues the sweep.", ""]
+             "them. A rerun of the command continues the sweep. \"Teacher\" is the "
+             "validation score of the one teacher a sweep distils from (distill.py's seed "
+             "0), not the three-seed mean of the distillation tables.", ""]
     if not folders:
         return lines + ["No sweep yet.", ""]
     for folder in folders:
