@@ -374,7 +374,23 @@ def sweeps_section():
         if any(trial["method"] != "scratch" for trial in trials):
             lines += ["", f"![validation NDCG@20 against the weight, {folder.name}]"
                           f"(../benchmarks/results/{folder.name}/validation.svg)"]
+            lines += weights_in_use_table(settings["where"]["data"]["dataset"], trials)
         lines.append("")
+    return lines
+
+
+def weights_in_use_table(dataset, trials):
+    """The weights benchmarks/distill.py runs against the sweep's choices (tune_methods)."""
+    from benchmarks.tune_methods import weights_against_sweep  # imports TensorFlow
+
+    rows = weights_against_sweep(dataset, trials)
+    lines = ["", "Weights benchmarks/distill.py runs against the sweep's best (\"no\": the "
+             "distillation table's rows are not yet at the sweep's choice):", "",
+             "| method | weight in distill.py | sweep's best | its validation NDCG@20 | "
+             "same |", "|---|---|---|---|---|"]
+    for row in rows:
+        lines.append(f"| {row['method']} | {row['weight']:g} | {row['best']:g} | "
+                     f"{row['score']:.4f} | {'yes' if row['agrees'] else 'no'} |")
     return lines
 
 

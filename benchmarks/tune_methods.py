@@ -13,12 +13,15 @@ tune` trains the teacher again without them, once, in OUTPUT/teacher-held-out).
 The sweep goes to benchmarks/results/tune-<dataset>-methods/ (trials.json, table.md and
 validation.svg: validation NDCG@20 against the weight, a line per method). It resumes like
 every benchmark here: a rerun skips finished trials and continues the interrupted one; more
-methods, factors or seeds extend it.
+methods, factors or seeds extend it. benchmarks/report.py sets each method's best weight beside
+the one distill.py runs (``weights_against_sweep``), so a table row not yet rerun at the
+sweep's choice shows.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import pathlib
 import sys
 
@@ -27,7 +30,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks.arguments import CHECKPOINTS, RESULTS  # noqa: E402
 from benchmarks.distill import SETTINGS, build_method, get_teacher, teacher_dir  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
-from kdtfrs import cli, tasks  # noqa: E402
+from kdtfrs import cli, tasks, tuning  # noqa: E402
 
 
 def tune_arguments(settings, method, factors, seeds) -> list[str]:
@@ -48,6 +51,22 @@ def tune_arguments(settings, method, factors, seeds) -> list[str]:
         if key != "weight":
             argv += ["--param", f"{key}={value}"]
     return [str(arg) for arg in argv]
+
+
+def weights_against_sweep(dataset, trials) -> list[dict]:
+    """Per method a sweep of ``dataset`` tuned (``trials``, a trials.json): ``weight`` in
+    distill.py's SETTINGS, the sweep's ``best`` weight and its validation NDCG@20, and
+    whether they agree (distill.py's rows already run at the sweep's choice)."""
+    best = tuning.best_settings(tuning.settings(trials))
+    rows = []
+    for method, row in best.items():
+        if method == "scratch":
+            continue
+        task, = build_method(SETTINGS[dataset], method)
+        rows.append({"method": method, "weight": task.weight, "best": row["weight"],
+                     "score": row[tuning.MONITOR],
+                     "agrees": math.isclose(task.weight, row["weight"], rel_tol=1e-5)})
+    return rows
 
 
 def single_weight_methods() -> list[str]:

@@ -11,7 +11,8 @@ from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
 from benchmarks.popularity import sliced_recall
 from benchmarks.report import (beats_scratch, gap_recovered, per_unique_user_section,
                                popularity_section)
-from benchmarks.tune_methods import single_weight_methods, tune_arguments
+from benchmarks.tune_methods import (single_weight_methods, tune_arguments,
+                                     weights_against_sweep)
 from kdtfrs.cli import build_parser
 from kdtfrs.data import Interactions, split_random
 from kdtfrs.models import BPRMF
@@ -111,6 +112,25 @@ def test_tune_methods_passes_distill_protocol_to_kdtfrs_tune():
     scratch = parsed("citeulike-t", "scratch")
     assert scratch.methods == ["scratch"] and scratch.weights is None
     assert "de_rrd" not in single_weight_methods() and "rrd" in single_weight_methods()
+
+
+def test_the_weights_in_use_are_compared_with_each_sweeps_best():
+    def trial(method, weight, score, seed=0):
+        return {"method": method, "weight": weight, "learning_rate": 5e-3, "l2": 1e-2,
+                "seed": seed, "val_ndcg@20": score, "best_epoch": 9, "epochs": 29,
+                "seconds_per_epoch": 1.0}
+
+    in_use = {method: build_method(SETTINGS["citeulike-t"], method)[0].weight
+              for method in ("kd", "rd")}
+    trials = [trial("scratch", 0.0, 0.030),
+              trial("kd", in_use["kd"], 0.044), trial("kd", in_use["kd"] * 10, 0.040),
+              trial("rd", in_use["rd"], 0.035), trial("rd", in_use["rd"] * 10, 0.030),
+              trial("rd", in_use["rd"] * 10, 0.046, seed=1)]  # its mean over seeds leads
+    rows = {row["method"]: row for row in weights_against_sweep("citeulike-t", trials)}
+    assert set(rows) == {"kd", "rd"}
+    assert rows["kd"]["agrees"] and rows["kd"]["score"] == 0.044
+    assert not rows["rd"]["agrees"] and rows["rd"]["best"] == pytest.approx(in_use["rd"] * 10)
+    assert rows["rd"]["score"] == pytest.approx(0.038)
 
 
 def test_recall_by_popularity_matches_a_numpy_reference():
