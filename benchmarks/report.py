@@ -122,23 +122,33 @@ def method_error(method, scratch):
     return statistics.stdev(scratch)
 
 
-def gap_recovered(method, scratch, teacher):
+def gap_recovered(method, scratch, teacher, teacher_error=None):
     """``(g, se)``: the share ``g = (m - s) / (t - s)`` of the teacher-scratch gap that the
     method's mean ``m`` recovers, and its standard error by the delta method from the standard
     errors of the three means (seeds of the method, the scratch student and the teacher)::
 
         se² = (se_m / (t - s))² + ((m - t) se_s / (t - s)²)² + ((m - s) se_t / (t - s)²)²
 
-    ``None`` when the teacher is not above scratch."""
+    ``teacher_error`` replaces ``se_t`` where ``teacher`` holds fewer seeds than its noise is
+    known from (``teacher_spread``). ``None`` when the teacher is not above scratch."""
     m, s, t = (statistics.mean(v) for v in (method, scratch, teacher))
     span = t - s
     if span <= 0:
         return None
     gap = (m - s) / span
+    se_t = standard_error(teacher) if teacher_error is None else teacher_error
     variance = ((method_error(method, scratch) / span) ** 2
                 + ((m - t) / span ** 2 * standard_error(scratch)) ** 2
-                + ((m - s) / span ** 2 * standard_error(teacher)) ** 2)
+                + ((m - s) / span ** 2 * se_t) ** 2)
     return gap, variance ** 0.5
+
+
+def teacher_spread(teachers, metric):
+    """The noise of one teacher seed's ``metric``: the standard deviation over the teacher
+    seeds recorded (0 with one seed: unknown). Every student learns from seed 0's teacher,
+    so the gaps are taken against that one seed, with this as its standard error."""
+    values = [r[metric] for r in teachers]
+    return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def beats_scratch(method, scratch):
@@ -163,8 +173,9 @@ def quality_cost_points(records):
     for r in records:
         rows.setdefault(r["method"], []).append(r)
     scratch = rows.get("scratch", [])
-    teachers = [r for r in rows.get("teacher", []) if r["seed"] == 0]  # distilled from
-    if not scratch or not teachers:
+    teachers = rows.get("teacher", [])
+    distilled_from = [r for r in teachers if r["seed"] == 0]
+    if not scratch or not distilled_from:
         return []
     scratch_seconds = statistics.mean(r["seconds_per_epoch"] for r in scratch)
     points = []
@@ -173,7 +184,7 @@ def quality_cost_points(records):
             continue
         group = rows[method]
         share = gap_recovered([r["ndcg@20"] for r in group], [r["ndcg@20"] for r in scratch],
-                              [r["ndcg@20"] for r in teachers])
+                              [distilled_from[0]["ndcg@20"]], teacher_spread(teachers, "ndcg@20"))
         seconds = statistics.mean(r["seconds_per_epoch"] for r in group)
         if share is not None and seconds > 0:
             points.append((method, seconds / scratch_seconds, *share))
@@ -208,10 +219,12 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
                      "Test metrics, full ranking, training and validation items masked. "
                      "Gap recovered: (method - scratch) / (teacher - scratch), the means of the "
                      "method's and the scratch student's seeds against seed 0's teacher (the one "
-                     "every student learned from; the teacher row's other seeds show how lucky "
-                     "that seed is, and are not in the gaps), ± one standard error from the "
-                     "seeds of the method and the scratch student (delta method; a method with "
-                     "one seed is taken to be as noisy as one scratch seed). "
+                     "every student learned from), ± one standard error by the delta method from "
+                     "the seeds of the method and the scratch student and from the teacher's "
+                     "(seed 0's score taken as noisy as one teacher seed: the teacher row's "
+                     "standard deviation; not known while the row has one seed); a method with "
+                     "one seed is taken to be as noisy as one scratch seed. The teacher's part "
+                     "is conservative: a student of a lucky teacher is lucky too. "
                      "Beats scratch: the means differ by more than twice the standard error "
                      "of their difference, else within noise.")
         lines.append("")
@@ -234,7 +247,7 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
             shares = []
             for metric in GAP_METRICS:
                 share = gap_recovered([r[metric] for r in group], [r[metric] for r in scratch],
-                                      [teacher[metric]])
+                                      [teacher[metric]], teacher_spread(teachers, metric))
                 shares.append("–" if share is None else
                               f"{share[0]:.0%} ± {share[1]:.0%}" if share[1] else
                               f"{share[0]:.0%}")
@@ -381,6 +394,9 @@ def sweeps_section():
 
 def weights_in_use_table(dataset, trials):
     """The weights benchmarks/distill.py runs against the sweep's choices (tune_methods)."""
+    from kdtfrs.cli import quiet_tensorflow
+
+    quiet_tensorflow()
     from benchmarks.tune_methods import weights_against_sweep  # imports TensorFlow
 
     rows = weights_against_sweep(dataset, trials)

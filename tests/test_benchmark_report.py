@@ -10,7 +10,7 @@ from benchmarks import distill
 from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
 from benchmarks.popularity import sliced_recall
 from benchmarks.report import (beats_scratch, gap_recovered, per_unique_user_section,
-                               popularity_section)
+                               popularity_section, teacher_spread)
 from benchmarks.tune_methods import (single_weight_methods, tune_arguments,
                                      weights_against_sweep)
 from kdtfrs.cli import build_parser
@@ -33,6 +33,19 @@ def test_gap_recovered_matches_the_delta_method_by_finite_differences():
                 for unit in np.eye(3)]
     assert error == pytest.approx(float(np.sqrt(np.sum((np.array(gradient) * errors) ** 2))),
                                   rel=1e-5)
+
+
+def test_the_one_teacher_distilled_from_is_as_noisy_as_one_teacher_seed():
+    method, scratch = [0.017, 0.018, 0.016], [0.013, 0.0125, 0.0135]
+    teachers = [{"ndcg@20": value} for value in (0.020, 0.018, 0.019)]
+    spread = teacher_spread(teachers, "ndcg@20")
+    assert spread == pytest.approx(statistics.stdev([0.020, 0.018, 0.019]))
+    gap, error = gap_recovered(method, scratch, [0.020], spread)
+    _, without = gap_recovered(method, scratch, [0.020])
+    m, s = statistics.mean(method), statistics.mean(scratch)
+    assert gap == pytest.approx((m - s) / (0.020 - s))
+    assert error ** 2 == pytest.approx(without ** 2 + ((m - s) / (0.020 - s) ** 2 * spread) ** 2)
+    assert teacher_spread(teachers[:1], "ndcg@20") == 0.0
 
 
 def test_a_one_seed_method_is_taken_as_noisy_as_one_scratch_seed():
