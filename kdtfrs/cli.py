@@ -257,7 +257,8 @@ def build_parser(method_ids=METHOD_IDS) -> argparse.ArgumentParser:
                       metavar="FRACTION",
                       help="data without a validation part (gowalla): hold out this fraction "
                            "of each user's training items as validation, and retrain the "
-                           "teacher without them (in OUTPUT/teacher-held-out)")
+                           "teacher without them (in OUTPUT/teacher-held-out; not for "
+                           "scratch students alone)")
     _add_backbone_args(tune, dim=20, sweep=True)
     _add_fit_args(tune, sweep=True)
     group = tune.add_argument_group("output")

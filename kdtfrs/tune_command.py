@@ -76,18 +76,24 @@ def cmd_tune(args):
     }
     where = {"teacher": str(teacher_dir.absolute()), "data": spec.record(split)}
     unseeded = _begin(output, settings, where)
+    # Scratch students learn nothing from the teacher: a sweep of them alone neither trains
+    # it again without the held-out pairs nor scores it (a later sweep of methods does).
+    scratch_only = all(trial.method == tuning.SCRATCH for trial in trials)
     if held_out:
+        retrain = ("" if scratch_only else ", and training the teacher again without them "
+                   f"({output / tuning.HELD_OUT_TEACHER})")
         print(f"kdtfrs tune: {split.name} has no validation part: holding out "
-              f"{args.hold_out:g} of each user's training items, and training the teacher "
-              f"again without them ({output / tuning.HELD_OUT_TEACHER})", file=sys.stderr)
+              f"{args.hold_out:g} of each user's training items{retrain}", file=sys.stderr)
         split = tuning.held_out_split(split, args.hold_out)
-        teacher = tuning.retrain_teacher(teacher_dir, split, spec,
-                                         output / tuning.HELD_OUT_TEACHER, args.verbose)
-    teacher_score = tuning.teacher_validation_score(teacher, split)
+        if not scratch_only:
+            teacher = tuning.retrain_teacher(teacher_dir, split, spec,
+                                             output / tuning.HELD_OUT_TEACHER, args.verbose)
+    teacher_score = (None if held_out and scratch_only
+                     else tuning.teacher_validation_score(teacher, split))
     sweep = tuning.Sweep(output, unseeded)
     done = sum(sweep.record(trial) is not None for trial in trials)
-    print(f"kdtfrs tune: {len(trials)} trials ({done} already done); teacher validation "
-          f"NDCG@20 {teacher_score:.4f}", flush=True)
+    level = "" if teacher_score is None else f"; teacher validation NDCG@20 {teacher_score:.4f}"
+    print(f"kdtfrs tune: {len(trials)} trials ({done} already done){level}", flush=True)
     sweep.run(teacher, split, spec, trials, student, fit, params=settings["params"],
               teacher_score=teacher_score, verbose=args.verbose,
               report=lambda line: print(line, flush=True))

@@ -214,6 +214,37 @@ def test_held_out_validation_retrains_the_teacher_once(teacher, tmp_path):
     assert digests(output) == saved
 
 
+def write_gowalla(folder, num_users=60, num_items=40, seed=0):
+    """A small folder in Gowalla's format (train.txt and test.txt, no validation part)."""
+    rng = np.random.default_rng(seed)
+    lines = {"train": [], "test": []}
+    for user in range(num_users):
+        items = rng.choice(num_items, 8, replace=False)
+        items[0] = user % num_items  # every item used
+        lines["train"].append(" ".join(map(str, [user, *items[:6]])))
+        lines["test"].append(" ".join(map(str, [user, *items[6:]])))
+    (folder / "gowalla").mkdir(parents=True)
+    for part, rows in lines.items():
+        (folder / "gowalla" / f"{part}.txt").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+@pytest.mark.slow
+def test_a_held_out_sweep_of_scratch_students_does_not_retrain_the_teacher(tmp_path, capsys):
+    data = ["--dataset", "gowalla", "--data-dir", write_gowalla(tmp_path / "data")]
+    assert run("train", *data, "--epochs", 2, "--output", tmp_path / "teacher", *FAST) == 0
+    output = tmp_path / "sweep"
+    assert run("tune", "--teacher", tmp_path / "teacher", *data, "--methods", "scratch",
+               "--lr", 0.01, 0.02, "--output", output, *SWEEP) == 0
+    captured = capsys.readouterr()
+    assert "holding out 0.1 of each user's training items" in captured.err
+    assert "training the teacher again" not in captured.err
+    assert "2 trials (0 already done)\n" in captured.out
+    assert not (output / tuning.HELD_OUT_TEACHER).exists()
+    assert "Teacher" not in (output / "table.md").read_text()
+    assert len(json.loads((output / "trials.json").read_text())) == 2
+
+
 def test_a_teacher_without_training_settings_cannot_be_retrained(tmp_path):
     untrained = save_untrained(tmp_path / "teacher", "synthetic")
     split = load_dataset("synthetic")
