@@ -419,13 +419,37 @@ def sweep_command(folder, trials, settings) -> str:
     if methods:
         return (f"python benchmarks/tune_methods.py --dataset {dataset} --methods "
                 f"{' '.join(methods)}{seed_flag}")
-    student, fit = settings["student"], settings["fit"]
     values = {key: " ".join(f"{v:g}" for v in sorted({trial[key] for trial in trials}))
               for key in ("learning_rate", "l2")}
     return (f"kdtfrs tune --teacher benchmarks/checkpoints/{dataset}/teacher --methods scratch "
-            f"--dim {student['dim']} --lr {values['learning_rate']} --l2 {values['l2']} "
-            f"--epochs {fit['epochs']} --patience {fit['patience']} --seed "
-            f"{' '.join(map(str, seeds))} --output benchmarks/results/{folder.name}")
+            f"{' '.join(non_default_flags(settings))} --lr {values['learning_rate']} "
+            f"--l2 {values['l2']} --seed {' '.join(map(str, seeds))} "
+            f"--output benchmarks/results/{folder.name}")
+
+
+#: sweep.json's student and fit settings, as `kdtfrs tune` options (lr, l2, seed per trial).
+SWEEP_FLAGS = {("student", "model"): "--model", ("student", "dim"): "--dim",
+               ("student", "layers"): "--layers", ("student", "loss"): "--loss",
+               ("fit", "epochs"): "--epochs", ("fit", "batch_size"): "--batch-size",
+               ("fit", "num_negatives"): "--negatives", ("fit", "patience"): "--patience",
+               ("fit", "eval_every"): "--eval-every", ("fit", "optimizer"): "--optimizer"}
+
+
+def non_default_flags(settings) -> list[str]:
+    """The `kdtfrs tune` options that give a sweep's recorded settings, those that differ
+    from the command's defaults."""
+    from kdtfrs.cli import build_parser  # no TensorFlow
+
+    parser = build_parser()
+    defaults = vars(parser.parse_args(["tune", "--teacher", "t", "--output", "o",
+                                       "--methods", "scratch"]))
+    flags = []
+    for (part, key), flag in SWEEP_FLAGS.items():
+        value = settings[part].get(key)
+        destination = flag.lstrip("-").replace("-", "_")
+        if value is not None and value != defaults[destination]:
+            flags += [flag, str(value)]
+    return flags
 
 
 def weights_section(records):

@@ -10,7 +10,7 @@ from benchmarks import distill
 from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
 from benchmarks.popularity import sliced_recall
 from benchmarks.report import (beats_scratch, gap_recovered, per_unique_user_section,
-                               popularity_section, teacher_spread)
+                               popularity_section, sweep_command, teacher_spread)
 from benchmarks.tune_methods import (single_weight_methods, tune_arguments,
                                      weights_against_sweep)
 from kdtfrs.cli import build_parser
@@ -144,6 +144,25 @@ def test_the_weights_in_use_are_compared_with_each_sweeps_best():
     assert rows["kd"]["agrees"] and rows["kd"]["score"] == 0.044
     assert not rows["rd"]["agrees"] and rows["rd"]["best"] == pytest.approx(in_use["rd"] * 10)
     assert rows["rd"]["score"] == pytest.approx(0.038)
+
+
+def test_a_scratch_sweeps_command_gives_back_its_recorded_settings(tmp_path):
+    settings = {"where": {"data": {"dataset": "gowalla"}},
+                "student": {"model": "bpr_mf", "dim": 20, "layers": 3, "l2": "per trial",
+                            "loss": "bpr"},
+                "fit": {"epochs": 60, "batch_size": 4096, "learning_rate": "per trial",
+                        "num_negatives": 1, "patience": 3, "eval_every": 2, "seed": 0,
+                        "optimizer": "lazy_adam"}}
+    trials = [{"method": "scratch", "learning_rate": lr, "l2": l2, "seed": seed}
+              for lr in (2e-3, 5e-3) for l2 in (1e-4, 1e-3) for seed in (0, 1)]
+    command = sweep_command(tmp_path / "tune-gowalla-scratch", trials, settings)
+    assert command.startswith("kdtfrs tune ")
+    args = build_parser().parse_args(command.split()[1:])
+    fit = settings["fit"]
+    assert (args.epochs, args.batch_size, args.patience, args.eval_every, args.dim) == (
+        fit["epochs"], fit["batch_size"], fit["patience"], fit["eval_every"], 20)
+    assert args.lr == [2e-3, 5e-3] and args.l2 == [1e-4, 1e-3] and args.seed == [0, 1]
+    assert "--optimizer" not in command  # the default is left out
 
 
 def test_recall_by_popularity_matches_a_numpy_reference():
