@@ -202,7 +202,24 @@ def write_quality_cost_plot(dataset, records) -> list:
     return [f"![{dataset}: gap recovered against seconds per epoch]({name})", ""]
 
 
-def distill_section(dataset, records, title=None, preamble=(), list_missing=True):
+def held_out_scores(dataset, weight_records):
+    """For a dataset tuned on held-out training pairs (no validation part), {method: (held-out
+    NDCG@20, scratch's)} of seed 0 at distill.py's weights: from benchmarks/tune_methods.py's
+    sweep where it has the method, else from tune_weights.py's records (weights.json)."""
+    from kdtfrs.cli import quiet_tensorflow
+
+    quiet_tensorflow()
+    from benchmarks.tune_methods import held_out_at_weights_in_use  # imports TensorFlow
+
+    sweep = RESULTS / f"tune-{dataset}-methods" / "trials.json"
+    sources = [json.loads(sweep.read_text())] if sweep.exists() else []
+    sources.append([r for r in weight_records if r["dataset"] == dataset
+                    and r["from"] == "tune_weights.py"])
+    return held_out_at_weights_in_use(dataset, sources)
+
+
+def distill_section(dataset, records, title=None, preamble=(), list_missing=True,
+                    held_out=None):
     rows = {}
     for r in records:
         rows.setdefault(r["method"], []).append(r)
@@ -233,9 +250,18 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
                        if scratch else None)
     scratch_val = _mean_val(scratch)
     teacher_val = _mean_val([teacher]) if teacher else None
+    validation = ("held-out ndcg@20, seed 0 (its scratch's)" if held_out
+                  else "best val ndcg@20 (gap recovered)")
+    if held_out:
+        lines += ["No validation part: the held-out column is each method's NDCG@20 on 10% of "
+                  "the training pairs held out, at the weight it runs here, beside the scratch "
+                  "student's of the same sweep (`benchmarks/tune_methods.py`, or "
+                  "`benchmarks/tune_weights.py` before it). \"higher than scratch on held-out "
+                  "pairs\" marks a method below scratch on the test part but not there; one "
+                  "seed each, so a small difference there is no win.", ""]
     lines += ["| method | seeds | " + " | ".join(METRICS) + " | gap recovered (ndcg@20; "
               "recall@20) | beats scratch (ndcg@20; seeds above its mean) "
-              "| best val ndcg@20 (gap recovered) | s/epoch (x scratch) | refresh s/epoch |",
+              f"| {validation} | s/epoch (x scratch) | refresh s/epoch |",
               "|---|---|" + "---|" * len(METRICS) + "---|---|---|---|---|"]
     for method in METHOD_ORDER:
         if method not in rows:
@@ -265,6 +291,11 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
         if (val is not None and method not in ("teacher", "scratch") and scratch_val
                 and teacher_val and teacher_val > scratch_val):
             val_cell += f" ({(val - scratch_val) / (teacher_val - scratch_val):.0%})"
+        if held_out and method in held_out:
+            score, its_scratch = held_out[method]
+            val_cell = f"{score:.4f} ({its_scratch:.4f})"
+            if score > its_scratch and beats.startswith("**no**"):
+                beats += "; higher than scratch on held-out pairs"
         lines.append(f"| {method} | {len(group)} | " + " | ".join(cells) +
                      f" | {gap} | {beats} | {val_cell} | {ratio} | {refresh:.2f} |")
     seeds_run = {m: {r["seed"] for r in rows.get(m, [])} for m in METHOD_ORDER
@@ -818,9 +849,12 @@ def main():
     datasets = list(DATASETS) + sorted({r["dataset"] for r in distill} - set(DATASETS))
     lines += ["Command: `python benchmarks/distill.py [--datasets D] [--seeds S ...]` "
               "(resumable: finished records are skipped).", ""]
+    weights = load("weights")
     for dataset in datasets:
         records = [r for r in distill if r["dataset"] == dataset]
-        lines += distill_section(dataset, records)
+        tuned_on_held_out = records and all(r.get("best_val_ndcg@20") is None for r in records)
+        lines += distill_section(dataset, records, held_out=(
+            held_out_scores(dataset, weights) if tuned_on_held_out else None))
         lines += popularity_section(dataset, records)
         lines += write_quality_cost_plot(dataset, records)
     rerun = load("distill-tasks-reproduction")
@@ -830,7 +864,7 @@ def main():
     if per_unique_user:
         lines += per_unique_user_section(distill, per_unique_user)
     lines += tuning_section(load("tuning"))
-    lines += weights_section(load("weights"))
+    lines += weights_section(weights)
     lines += sweeps_section()
     lines += held_out_check_section(load("held_out_check"))
     earlier = load("distill-patience5")

@@ -62,11 +62,36 @@ def weights_against_sweep(dataset, trials) -> list[dict]:
     for method, row in best.items():
         if method == "scratch":
             continue
-        task, = build_method(SETTINGS[dataset], method)
-        rows.append({"method": method, "weight": task.weight, "best": row["weight"],
+        weight = weight_in_use(dataset, method)
+        rows.append({"method": method, "weight": weight, "best": row["weight"],
                      "score": row[tuning.MONITOR],
-                     "agrees": math.isclose(task.weight, row["weight"], rel_tol=1e-5)})
+                     "agrees": math.isclose(weight, row["weight"], rel_tol=1e-5)})
     return rows
+
+
+def weight_in_use(dataset, method) -> float:
+    """The weight benchmarks/distill.py gives ``method`` (one task) on ``dataset``."""
+    task, = build_method(SETTINGS[dataset], method)
+    return task.weight
+
+
+def held_out_at_weights_in_use(dataset, sources) -> dict:
+    """{method: (its held-out NDCG@20, the scratch student's)}, seed 0, at the weight
+    distill.py runs, for a dataset tuned on held-out pairs. ``sources`` are lists of records
+    (``method``, ``weight``, ``val_ndcg@20``, optional ``seed``), each with its own scratch
+    record, later sources first: a method is compared with the scratch of its own source."""
+    scores = {}
+    for records in sources:
+        records = [r for r in records if r.get("seed", 0) == 0 and r.get("val_ndcg@20")]
+        scratch = next((r["val_ndcg@20"] for r in records if r["method"] == "scratch"), None)
+        if scratch is None:
+            continue
+        for r in records:
+            if (r["method"] not in scores and r["method"] in single_weight_methods()
+                    and math.isclose(r["weight"], weight_in_use(dataset, r["method"]),
+                                     rel_tol=1e-5)):
+                scores[r["method"]] = (r["val_ndcg@20"], scratch)
+    return scores
 
 
 def single_weight_methods() -> list[str]:

@@ -11,8 +11,8 @@ from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
 from benchmarks.popularity import sliced_recall
 from benchmarks.report import (beats_scratch, gap_recovered, per_unique_user_section,
                                popularity_section, sweep_command, teacher_spread)
-from benchmarks.tune_methods import (single_weight_methods, tune_arguments,
-                                     weights_against_sweep)
+from benchmarks.tune_methods import (held_out_at_weights_in_use, single_weight_methods,
+                                     tune_arguments, weights_against_sweep)
 from kdtfrs.cli import build_parser
 from kdtfrs.data import Interactions, split_random
 from kdtfrs.models import BPRMF
@@ -163,6 +163,20 @@ def test_a_scratch_sweeps_command_gives_back_its_recorded_settings(tmp_path):
         fit["epochs"], fit["batch_size"], fit["patience"], fit["eval_every"], 20)
     assert args.lr == [2e-3, 5e-3] and args.l2 == [1e-4, 1e-3] and args.seed == [0, 1]
     assert "--optimizer" not in command  # the default is left out
+
+
+def test_held_out_scores_are_taken_at_the_weights_in_use_against_their_own_scratch():
+    def record(method, weight, score, seed=0):
+        return {"method": method, "weight": weight, "val_ndcg@20": score, "seed": seed}
+
+    kd, rd = (build_method(SETTINGS["gowalla"], m)[0].weight for m in ("kd", "rd"))
+    sweep = [record("scratch", 0.0, 0.060), record("kd", kd, 0.070),
+             record("kd", kd * 10, 0.090), record("kd", kd, 0.080, seed=1)]
+    older = [record("scratch", 0.0, 0.050), record("kd", kd, 0.055), record("rd", rd, 0.052),
+             record("rd", rd * 10, 0.058)]
+    scores = held_out_at_weights_in_use("gowalla", [sweep, older])
+    assert scores == {"kd": (0.070, 0.060), "rd": (0.052, 0.050)}
+    assert held_out_at_weights_in_use("gowalla", [[record("kd", kd, 0.07)]]) == {}  # no scratch
 
 
 def test_recall_by_popularity_matches_a_numpy_reference():
