@@ -9,8 +9,10 @@ the gather of the B x N student rows, the scatter-add of their gradients into th
 de-duplication of those rows (``tf.unique`` + segment sum) before LazyAdam's row update; with
 XLA where it compiles. Also the list loss's reverse cumulative log-sum-exp, TensorFlow's
 ``cumulative_logsumexp`` against kdtfrs' shifted-sum form, each forward and with its gradient.
-And the floor under DE and PCKD (benchmarks/distill.py's feature rows): their
-``ExpertProjector`` on the 3B entities of a step (users, positive and negative items), E
+The teacher's scores of the B x N items of a step, which the pointwise methods (MSE and BCE)
+compute at every step: B x N rows of the d_T-wide teacher gathered (``--rows-per-example
+50`` is MSE's and BCE's N). And the floor under DE and PCKD (benchmarks/distill.py's feature
+rows): their ``ExpertProjector`` on the 3B entities of a step (users, positive and negative items), E
 experts d_S -> (d_S + d_T)/2 -> d_T, forward and with the gradient of its weights; it does
 ``3B · E · (d_S h + h d_T)`` multiply-adds forward, about twice that again backward.
 Random data of the given shapes (cost does not depend on values); fastest of 5 rounds of
@@ -71,6 +73,21 @@ def kernels(table_rows, batch, count, dim):
     return compiled
 
 
+def teacher_score_kernels(table_rows, batch, count, teacher_dim):
+    """{name: a function of no argument}: the teacher's scores of B x N sampled items, scored
+    at every step (``DistillationTask.teacher_scores``): B x N rows of the d_T-wide teacher
+    table gathered and dotted with the user's row; plain and with XLA."""
+    users = tf.random.normal([batch, teacher_dim])
+    table = tf.random.normal([table_rows, teacher_dim])
+    items = tf.random.uniform([batch, count], 0, table_rows, tf.int32)
+
+    def scores():
+        return tf.einsum("bd,bnd->bn", users, tf.gather(table, items))
+
+    name = f"teacher_scores (d_T={teacher_dim})"
+    return {name: tf.function(scores), f"{name} (XLA)": tf.function(scores, jit_compile=True)}
+
+
 def projector_kernels(entities, student_dim, teacher_dim, experts):
     """{name: a function of no argument}: DE's projector on ``entities`` vectors, forward and
     with the gradient of its weights (the student's vectors are inputs here)."""
@@ -99,7 +116,7 @@ def main(argv=None):
     parser.add_argument("--rows-per-example", type=int, default=300, help="items per row (N)")
     parser.add_argument("--dim", type=int, default=20, help="student embedding width")
     parser.add_argument("--teacher-dim", type=int, default=400,
-                        help="teacher width d_T of the expert projector")
+                        help="teacher width d_T (its scores, the expert projector)")
     parser.add_argument("--experts", type=int, default=30, help="DE's experts E")
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
@@ -107,6 +124,8 @@ def main(argv=None):
     shape = {"items": args.items, "batch": args.batch, "rows_per_example": args.rows_per_example,
              "dim": args.dim}
     measured = {**kernels(args.items, args.batch, args.rows_per_example, args.dim),
+                **teacher_score_kernels(args.items, args.batch, args.rows_per_example,
+                                        args.teacher_dim),
                 **projector_kernels(3 * args.batch, args.dim, args.teacher_dim, args.experts)}
     for name, function in measured.items():
         ms = milliseconds_per_call(function, args.repeats)
