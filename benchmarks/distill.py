@@ -38,7 +38,8 @@ report's teacher row. Students always distil from seed 0's, and gaps are against
 
 ``scratch_tuned``: the scratch student with the learning rate and L2 that ``kdtfrs tune``
 chose on validation (``SETTINGS[dataset]["scratch_tuned"]``, the sweep in
-benchmarks/results/tune-<dataset>-scratch/), the baseline tuned as hard as the methods.
+benchmarks/results/tune-<dataset>-scratch/), the baseline tuned as hard as the methods; on
+data without a validation part also its number of epochs (the best one on the held-out pairs).
 """
 
 from __future__ import annotations
@@ -325,7 +326,8 @@ def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signal
         return
     student = dataclasses.replace(settings["student"], l2=tuned["l2"])
     fit = dataclasses.replace(settings["student_fit"], seed=seed,
-                              learning_rate=tuned["learning_rate"])
+                              learning_rate=tuned["learning_rate"],
+                              epochs=tuned.get("epochs", settings["student_fit"].epochs))
     print(f"== {dataset} {TUNED_SCRATCH} seed {seed}", flush=True)
     start = time.perf_counter()
     result = train_student(teacher, split, data_spec, signals, TUNED_SCRATCH, [], student, fit,

@@ -96,6 +96,32 @@ def test_a_method_variant_changes_only_its_own_settings(tmp_path):
     assert not list(tmp_path.iterdir())  # stopped before anything was trained or written
 
 
+def test_the_tuned_scratch_student_trains_with_its_own_rate_l2_and_epochs(tmp_path,
+                                                                          monkeypatch):
+    class Trained(Exception):
+        pass
+
+    def train_student(*args):
+        raise Trained(args[6], args[7])  # the student's spec and fit
+
+    monkeypatch.setattr(distill, "train_student", train_student)
+    tuned = {"learning_rate": 2e-3, "l2": 1e-5, "epochs": 140}
+    settings = {**SETTINGS["gowalla"], "scratch_tuned": tuned}
+    results = distill.ResultsFile(tmp_path / "results.json", ("dataset", "method", "seed"))
+    args = type("Args", (), {"work": str(tmp_path), "verbose": 0})()
+    with pytest.raises(Trained) as trained:
+        distill.run_tuned_scratch("gowalla", settings, 1, None, None, None, None, "t", args,
+                                  results)
+    student, fit = trained.value.args
+    assert (student.l2, fit.learning_rate, fit.epochs, fit.seed) == (1e-5, 2e-3, 140, 1)
+    assert fit.batch_size == SETTINGS["gowalla"]["student_fit"].batch_size
+    settings["scratch_tuned"] = {"learning_rate": 2e-3, "l2": 1e-5}  # epochs left as they are
+    with pytest.raises(Trained) as trained:
+        distill.run_tuned_scratch("gowalla", settings, 1, None, None, None, None, "t", args,
+                                  results)
+    assert trained.value.args[1].epochs == SETTINGS["gowalla"]["student_fit"].epochs
+
+
 def test_the_per_unique_user_table_pairs_each_variant_with_its_default():
     def row(method, score, **config):
         return {"dataset": "citeulike-t", "method": method, "seed": 0, "ndcg@20": score,
