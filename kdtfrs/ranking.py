@@ -170,7 +170,8 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
         return np.zeros((0, k), np.int32), np.zeros((0, k), np.float32)
     # Tensors, not variables: a tf.function traced with one model's distributed (mirrored)
     # variables as arguments would keep reading them when called with another model's.
-    user_table, item_table = (tf.cast(table, tf.float32) for table in model.tables())
+    user_table, item_table = (tf.cast(tf.convert_to_tensor(table), tf.float32)
+                              for table in model.tables())
     rank_block = _block_ranker(int(k), bool(jit_compile),
                                (tuple(user_table.shape), tuple(item_table.shape)))
     block = min(batch_size, users.size)

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from kdtfrs import ranking
 from kdtfrs.data.matrix import InteractionMatrix
 from kdtfrs.models import BPRMF
-from kdtfrs import ranking
 from kdtfrs.ranking import csr_row_entries, list_scores, top_k_items
 
 NUM_USERS, NUM_ITEMS = 13, 17
@@ -124,12 +124,16 @@ def test_models_of_one_shape_under_a_strategy_rank_with_their_own_tables(two_rep
                                                              [])[0])
 
 
-def test_lists_of_several_lengths_share_one_traced_scorer():
+def test_lists_of_several_lengths_and_models_share_one_traced_scorer():
     # An evaluation's top 50, a teacher's top 500 and CD's top 3,000 once each traced the
     # score function again, until TensorFlow warned of excessive retracing.
-    model = BPRMF(NUM_USERS, 5000, 3, seed=4)
-    lengths = (5, 250, 4000)
-    lists = [top_k_items(model, None, k, batch_size=8)[0] for k in lengths]
-    assert ranking._BLOCK_SCORERS[True].experimental_get_tracing_count() == 1
-    for k, items in zip(lengths, lists):
-        assert items.shape == (NUM_USERS, k)
+    scorer = ranking._BLOCK_SCORERS[True]
+    traces = scorer.experimental_get_tracing_count()
+    cases = [(BPRMF(NUM_USERS, 5000, 3, seed=4), 5, 8),
+             (BPRMF(NUM_USERS, 5000, 3, seed=4), 250, 8),
+             (BPRMF(NUM_USERS, 4000, 6, seed=5), 3000, 5),
+             (BPRMF(NUM_USERS + 2, 300, 2), 7, 4)]
+    for model, k, batch_size in cases:
+        items, _ = top_k_items(model, None, k, batch_size=batch_size)
+        assert items.shape == (model.num_users, k)
+    assert scorer.experimental_get_tracing_count() - traces <= 1  # new table shapes, one trace
