@@ -12,8 +12,8 @@ XLA where it compiles. Also the list loss's reverse cumulative log-sum-exp, Tens
 The teacher's scores of the B x N items of a step, which the pointwise methods (MSE and BCE)
 compute at every step: B x N rows of the d_T-wide teacher gathered (``--rows-per-example
 50`` is MSE's and BCE's N). And the floor under DE and PCKD (benchmarks/distill.py's feature
-rows): their ``ExpertProjector`` on the 3B entities of a step (users, positive and negative items), E
-experts d_S -> (d_S + d_T)/2 -> d_T, forward and with the gradient of its weights; it does
+rows): their ``ExpertProjector`` on the 3B entities of a step (users, positive and negative
+items), E experts d_S -> (d_S + d_T)/2 -> d_T, forward and with the gradient of its weights; it does
 ``3B · E · (d_S h + h d_T)`` multiply-adds forward, about twice that again backward.
 Random data of the given shapes (cost does not depend on values); fastest of 5 rounds of
 ``--repeats`` calls. Records: benchmarks/results/kernel_floor.json (one per kernel and shape;

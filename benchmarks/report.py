@@ -202,20 +202,25 @@ def write_quality_cost_plot(dataset, records) -> list:
     return [f"![{dataset}: gap recovered against seconds per epoch]({name})", ""]
 
 
+def tune_methods():
+    """benchmarks.tune_methods, imported on first use (it imports TensorFlow, quietly)."""
+    from kdtfrs.cli import quiet_tensorflow
+
+    quiet_tensorflow()
+    from benchmarks import tune_methods as module
+
+    return module
+
+
 def held_out_scores(dataset, weight_records):
     """For a dataset tuned on held-out training pairs (no validation part), {method: (held-out
     NDCG@20, scratch's)} of seed 0 at distill.py's weights: from benchmarks/tune_methods.py's
     sweep where it has the method, else from tune_weights.py's records (weights.json)."""
-    from kdtfrs.cli import quiet_tensorflow
-
-    quiet_tensorflow()
-    from benchmarks.tune_methods import held_out_at_weights_in_use  # imports TensorFlow
-
     sweep = RESULTS / f"tune-{dataset}-methods" / "trials.json"
     sources = [json.loads(sweep.read_text())] if sweep.exists() else []
     sources.append([r for r in weight_records if r["dataset"] == dataset
                     and r["from"] == "tune_weights.py"])
-    return held_out_at_weights_in_use(dataset, sources)
+    return tune_methods().held_out_at_weights_in_use(dataset, sources)
 
 
 def distill_section(dataset, records, title=None, preamble=(), list_missing=True,
@@ -425,12 +430,7 @@ def sweeps_section():
 
 def weights_in_use_table(dataset, trials):
     """The weights benchmarks/distill.py runs against the sweep's choices (tune_methods)."""
-    from kdtfrs.cli import quiet_tensorflow
-
-    quiet_tensorflow()
-    from benchmarks.tune_methods import weights_against_sweep  # imports TensorFlow
-
-    rows = weights_against_sweep(dataset, trials)
+    rows = tune_methods().weights_against_sweep(dataset, trials)
     lines = ["", "Weights benchmarks/distill.py runs against the sweep's best (\"no\": the "
              "distillation table's rows are not yet at the sweep's choice):", "",
              "| method | weight in distill.py | sweep's best | its validation NDCG@20 | "
