@@ -629,9 +629,11 @@ def kernel_floor_section(records):
              "Command: `python benchmarks/kernel_floor.py` (random data of the shapes of a "
              "CiteULike-t step that distils N items per row: the gather of B x N item rows, "
              "the scatter-add of their gradients, Keras' de-duplication of those rows, and "
-             "the list loss's reverse cumulative log-sum-exp; and DE's expert projector on "
-             "the 3B entities of a step, forward and with its weights' gradient, which sets "
-             "the floor of DE and PCKD; fastest of 5 rounds).", ""]
+             "the list loss's reverse cumulative log-sum-exp; the 400-d teacher's scores of "
+             "the B x N items, which MSE and BCE compute at every step (rows with N 50: "
+             "`--rows-per-example 50`); and DE's expert projector on the 3B entities of a "
+             "step, forward and with its weights' gradient, which sets the floor of DE and "
+             "PCKD; fastest of 5 rounds).", ""]
     if not records:
         return lines + ["No record yet.", ""]
     lines += ["| kernel | items | B | N | dim | ms |", "|---|---|---|---|---|---|"]
