@@ -237,10 +237,12 @@ def _repointed(args) -> dict:
 def _parse_params(args) -> dict:
     import yaml
 
+    from kdtfrs import config_values
+
     params = {}
     if args.config:
         try:
-            loaded = yaml.safe_load(pathlib.Path(args.config).read_text()) or {}
+            loaded = config_values.load(pathlib.Path(args.config).read_text()) or {}
         except (OSError, yaml.YAMLError) as error:
             raise ValueError(f"--config {args.config}: cannot be read ({error}).") from None
         if not isinstance(loaded, dict):
@@ -251,7 +253,10 @@ def _parse_params(args) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"--param expects KEY=VALUE, got {item!r}.")
-        params[key.replace("-", "_")] = yaml.safe_load(value)
+        try:
+            params[key.replace("-", "_")] = config_values.load(value)
+        except yaml.YAMLError as error:
+            raise ValueError(f"--param {item!r}: the value is not YAML ({error}).") from None
     return params
 
 
