@@ -29,8 +29,11 @@ The schemes beyond one frozen teacher (``SCHEMES``) run under the same protocol 
   teachers' ensemble as a recommender, to compare the student with.
 
 A variant of a method's settings (``--param METHOD:KEY=VALUE``, e.g. the fidelity option
-``rrd:per_unique_user=true``) goes to its own results file (``--results``): its records
-keep the changed config, and a file's records never mix two settings.
+``rrd:per_unique_user=true``) or of every student's (``--student KEY=VALUE``: the learning
+rate, epochs, l2, batch size, patience...) goes to its own results file (``--results``): its
+records keep the changed config, a file's records never mix two settings, and the students'
+resumable state of a results file other than distill.json lives apart, under
+``--work/<dataset>/<results file's stem>/``, so a variant never meets the main sweep's state.
 
 ``teacher``: the teacher retrained with each seed other than 0 (records ``teacher``, seed
 1, 2, ...; kept apart under --work, never distilled from): its own seed noise, shown in the
@@ -55,7 +58,7 @@ from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.popularity import SLICES, sliced_recall  # noqa: E402
 from benchmarks.records import (ResultsFile, claim_checkpoint, plain,  # noqa: E402
                                 stale_record_error)
-from kdtfrs import tasks, model_dir, trajectory  # noqa: E402
+from kdtfrs import config_values, tasks, model_dir, trajectory  # noqa: E402
 from kdtfrs.evaluation import evaluate_lists  # noqa: E402
 from kdtfrs.experiment import (BackboneSpec, DataSpec, distill_student,  # noqa: E402
                                train_backbone)
@@ -68,6 +71,7 @@ METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 SCHEMES = ("bd", "bd_notebook", "bd_alone", "hetcomp")
 TUNED_SCRATCH = "scratch_tuned"
 TEACHER_SEEDS = "teacher"
+DEFAULT_RESULTS_STEM = "distill"
 ALL_METHODS = (TEACHER_SEEDS,) + tasks.method_ids() + SCHEMES + (TUNED_SCRATCH,)
 
 # Teacher size and per-dataset settings (METHODS.md 1.4; KDs configs where they differ).
@@ -234,16 +238,53 @@ def with_params(settings, overrides):
     return {**settings, "params": params}
 
 
-def parse_param(text) -> tuple:
-    """``METHOD:KEY=VALUE`` as (method, key, value), the value read as YAML."""
-    import yaml
+#: ``--student`` keys: FitConfig's optimisation fields, and the student backbone's l2.
+STUDENT_KEYS = ("learning_rate", "epochs", "batch_size", "patience", "eval_every",
+                "num_negatives", "optimizer", "stop_on", "l2")
 
+
+def parse_student(text) -> tuple:
+    """``KEY=VALUE`` of ``--student`` as (key, value), the value read as kdtfrs's CLI does."""
+    key, equals, value = text.partition("=")
+    key = key.replace("-", "_")
+    if not equals or key not in STUDENT_KEYS:
+        raise SystemExit(f"--student {text!r}: expected KEY=VALUE with a key of "
+                         f"{', '.join(STUDENT_KEYS)}, e.g. learning_rate=0.002")
+    return key, config_values.load(value)
+
+
+def with_student(settings, overrides):
+    """``settings`` with every student's backbone l2 and fit changed by ``overrides``."""
+    if not overrides:
+        return settings
+    fit = {key: value for key, value in overrides.items() if key != "l2"}
+    student = settings["student"]
+    if "l2" in overrides:
+        student = dataclasses.replace(student, l2=overrides["l2"])
+    return {**settings, "student": student,
+            "student_fit": dataclasses.replace(settings["student_fit"], **fit)}
+
+
+def with_student_config(config, args):
+    """A record's ``config`` with the run's ``--student`` overrides, when it has any."""
+    return {**config, "student": args.student_overrides} if args.student_overrides else config
+
+
+def state_dir(args, dataset, name) -> pathlib.Path:
+    """Where a student run ``name`` keeps its resumable state (module docstring)."""
+    work = pathlib.Path(args.work) / dataset
+    stem = pathlib.Path(args.results).stem
+    return work / name if stem == DEFAULT_RESULTS_STEM else work / stem / name
+
+
+def parse_param(text) -> tuple:
+    """``METHOD:KEY=VALUE`` as (method, key, value), the value read as kdtfrs's CLI does."""
     method, colon, rest = text.partition(":")
     key, equals, value = rest.partition("=")
     if not (colon and equals and method and key) or method not in tasks.method_ids():
         raise SystemExit(f"--param {text!r}: expected METHOD:KEY=VALUE with a method of "
                          f"{', '.join(tasks.method_ids())}, e.g. rrd:per_unique_user=true")
-    return method, key.replace("-", "_"), yaml.safe_load(value)
+    return method, key.replace("-", "_"), config_values.load(value)
 
 
 def run(args):
@@ -251,14 +292,20 @@ def run(args):
     overrides = {}
     for method, key, value in map(parse_param, args.param):
         overrides.setdefault(method, {})[key] = value
-    for dataset in args.datasets:  # a bad --param stops the run now, not after hours
+    args.student_overrides = dict(map(parse_student, args.student))
+    for dataset in args.datasets:  # a bad --param or --student stops the run now, not later
         for method in overrides:
             try:
                 build_method(with_params(SETTINGS[dataset], overrides), method)
             except (TypeError, ValueError) as error:
                 raise SystemExit(f"--param for {method} on {dataset}: {error}") from None
+        try:
+            with_student(SETTINGS[dataset], args.student_overrides)
+        except (TypeError, ValueError) as error:
+            raise SystemExit(f"--student on {dataset}: {error}") from None
     for dataset in args.datasets:
-        settings = with_params(SETTINGS[dataset], overrides)
+        settings = with_student(with_params(SETTINGS[dataset], overrides),
+                                args.student_overrides)
         teacher, split, data_spec, teacher_name = get_teacher(
             dataset, settings, args.work, results, args.verbose)
         signals = TeacherSignals(teacher, split.train)
@@ -277,7 +324,7 @@ def run(args):
                                teacher_name, args, results)
                     continue
                 distillation = build_method(settings, method_id)
-                config = method_config(distillation)
+                config = with_student_config(method_config(distillation), args)
                 if recorded(results, dataset, method_id, seed, config):
                     continue
                 fit = dataclasses.replace(settings["student_fit"], seed=seed)
@@ -285,10 +332,11 @@ def run(args):
                 start = time.perf_counter()
                 result = train_student(teacher, split, data_spec, signals, method_id,
                                        distillation, student, fit,
-                                       pathlib.Path(args.work) / dataset / f"{method_id}-{seed}",
+                                       state_dir(args, dataset, f"{method_id}-{seed}"),
                                        args.verbose)
-                results.add(record_of(dataset, method_id, seed, result, teacher_name,
-                                      student.dim, time.perf_counter() - start))
+                results.add({**record_of(dataset, method_id, seed, result, teacher_name,
+                                         student.dim, time.perf_counter() - start),
+                             "config": config})
 
 
 def recorded(results, dataset, method, seed, config) -> bool:
@@ -326,7 +374,7 @@ def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signal
         print(f"== {dataset} {TUNED_SCRATCH}: not tuned for this dataset yet, skipped",
               flush=True)
         return
-    config = plain(tuned)
+    config = with_student_config(plain(tuned), args)
     if recorded(results, dataset, TUNED_SCRATCH, seed, config):
         return
     student = dataclasses.replace(settings["student"], l2=tuned["l2"])
@@ -336,7 +384,7 @@ def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signal
     print(f"== {dataset} {TUNED_SCRATCH} seed {seed}", flush=True)
     start = time.perf_counter()
     result = train_student(teacher, split, data_spec, signals, TUNED_SCRATCH, [], student, fit,
-                           pathlib.Path(args.work) / dataset / f"{TUNED_SCRATCH}-{seed}",
+                           state_dir(args, dataset, f"{TUNED_SCRATCH}-{seed}"),
                            args.verbose)
     results.add({**record_of(dataset, TUNED_SCRATCH, seed, result, teacher_name, student.dim,
                              time.perf_counter() - start), "config": config})
@@ -356,14 +404,13 @@ def run_scheme(dataset, settings, scheme, seed, teacher, split, data_spec, teach
     """One seed of a scheme (module docstring), resumable; skipped when recorded."""
     params = scheme_params(settings, scheme)
     teachers = hetcomp_teachers(dataset, settings, args, results) if scheme == "hetcomp" else []
-    config = plain({**params, "teachers": [path.name for path in teachers]} if teachers
-                   else params)
+    config = with_student_config(plain(
+        {**params, "teachers": [path.name for path in teachers]} if teachers else params), args)
     if recorded(results, dataset, scheme, seed, config):
         return
     student = settings["student"]
     fit = dataclasses.replace(settings["student_fit"], seed=seed)
-    work = pathlib.Path(args.work) / dataset
-    checkpoint = claim_checkpoint(work / f"{scheme}-{seed}", {
+    checkpoint = claim_checkpoint(state_dir(args, dataset, f"{scheme}-{seed}"), {
         "method": scheme, "config": config, "student": dataclasses.asdict(student),
         "fit": dataclasses.asdict(fit)})
     print(f"== {dataset} {scheme} seed {seed}", flush=True)
@@ -434,7 +481,7 @@ def ensemble_record(dataset, teachers, split, config):
 
 
 def main(argv=None):
-    parser = benchmark_parser(__doc__, "distill.json")
+    parser = benchmark_parser(__doc__, f"{DEFAULT_RESULTS_STEM}.json")
     parser.add_argument("--datasets", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
     parser.add_argument("--methods", nargs="*", default=list(ALL_METHODS), choices=ALL_METHODS,
                         help="the scratch student always runs; none: only it")
@@ -442,6 +489,10 @@ def main(argv=None):
     parser.add_argument("--param", action="append", default=[], metavar="METHOD:KEY=VALUE",
                         help="change a method's hyperparameter (repeatable); write the variant "
                              "to its own --results file")
+    parser.add_argument("--student", action="append", default=[], metavar="KEY=VALUE",
+                        help="change every student's fit or l2 (repeatable; keys: "
+                             f"{', '.join(STUDENT_KEYS)}); write the variant to its own "
+                             "--results file")
     run(parser.parse_args(argv))
 
 

@@ -83,6 +83,7 @@ def test_quality_cost_plot_has_one_labelled_point_per_method():
 def test_a_method_variant_changes_only_its_own_settings(tmp_path):
     method, key, value = parse_param("rrd:per_unique_user=true")
     assert (method, key, value) == ("rrd", "per_unique_user", True)
+    assert parse_param("kd:weight=2e-3")[2] == 2e-3  # a number, though YAML reads a string
     settings = with_params(SETTINGS["citeulike-t"], {method: {key: value}})
     assert build_method(settings, "rrd")[0].per_unique_user
     assert not build_method(SETTINGS["citeulike-t"], "rrd")[0].per_unique_user
@@ -108,7 +109,8 @@ def test_the_tuned_scratch_student_trains_with_its_own_rate_l2_and_epochs(tmp_pa
     tuned = {"learning_rate": 2e-3, "l2": 1e-5, "epochs": 140}
     settings = {**SETTINGS["gowalla"], "scratch_tuned": tuned}
     results = distill.ResultsFile(tmp_path / "results.json", ("dataset", "method", "seed"))
-    args = type("Args", (), {"work": str(tmp_path), "verbose": 0})()
+    args = type("Args", (), {"work": str(tmp_path), "verbose": 0, "student_overrides": {},
+                             "results": str(tmp_path / "distill.json")})()
     with pytest.raises(Trained) as trained:
         distill.run_tuned_scratch("gowalla", settings, 1, None, None, None, None, "t", args,
                                   results)
@@ -120,6 +122,38 @@ def test_the_tuned_scratch_student_trains_with_its_own_rate_l2_and_epochs(tmp_pa
         distill.run_tuned_scratch("gowalla", settings, 1, None, None, None, None, "t", args,
                                   results)
     assert trained.value.args[1].epochs == SETTINGS["gowalla"]["student_fit"].epochs
+
+
+def test_a_student_variant_changes_every_student_and_keeps_its_state_apart(tmp_path):
+    key, value = distill.parse_student("learning-rate=2e-3")
+    assert (key, value) == ("learning_rate", 2e-3)
+    overrides = {key: value, "epochs": 88, "l2": 1e-5}
+    settings = distill.with_student(SETTINGS["gowalla"], overrides)
+    assert (settings["student"].l2, settings["student_fit"].learning_rate,
+            settings["student_fit"].epochs) == (1e-5, 2e-3, 88)
+    assert settings["student_fit"].batch_size == SETTINGS["gowalla"]["student_fit"].batch_size
+    assert settings["teacher"] == SETTINGS["gowalla"]["teacher"]
+    assert distill.with_student(SETTINGS["gowalla"], {}) is SETTINGS["gowalla"]
+
+    def args(results, student_overrides):
+        return type("Args", (), {"work": str(tmp_path), "results": str(results),
+                                 "student_overrides": student_overrides})()
+
+    main = args(tmp_path / "distill.json", {})
+    variant = args(tmp_path / "distill-tuned-fit.json", overrides)
+    assert distill.state_dir(main, "gowalla", "kd-0") == tmp_path / "gowalla" / "kd-0"
+    assert (distill.state_dir(variant, "gowalla", "kd-0")
+            == tmp_path / "gowalla" / "distill-tuned-fit" / "kd-0")
+    assert distill.with_student_config({"weight": 1.0}, main) == {"weight": 1.0}
+    assert (distill.with_student_config({"weight": 1.0}, variant)
+            == {"weight": 1.0, "student": overrides})
+    for bad in ("learning_rate", "dim=8"):
+        with pytest.raises(SystemExit, match="--student .*expected KEY=VALUE"):
+            distill.parse_student(bad)
+    with pytest.raises(SystemExit, match="--student on gowalla: .*learning_rate"):
+        distill.main(["--datasets", "gowalla", "--student", "learning_rate=-1",
+                      "--results", str(tmp_path / "never.json")])
+    assert not (tmp_path / "never.json").exists()  # stopped before anything was written
 
 
 def test_the_per_unique_user_table_pairs_each_variant_with_its_default():
