@@ -12,8 +12,9 @@ benchmarks/tune.py on held-out training pairs). Test metrics
 mask training (and validation) items; beside them, Recall@20 on the 1% most popular items and
 on the others (benchmarks/popularity.py; records made before 2026-12-04 lack it). Records go to benchmarks/results/distill.json, one per
 dataset x method x seed; finished records are skipped, and a run in progress resumes from
-its checkpoint. A record or checkpoint made with other settings (e.g. a retuned weight) stops
-the run with what to move aside, so results of two settings never mix.
+its checkpoint. A record or checkpoint made with other settings (e.g. a retuned weight), or a
+teacher under --work trained with other settings, stops the run with what to move aside, so
+results of two settings never mix.
 ``python benchmarks/report.py`` turns the records into docs/benchmarks.md.
 
 The schemes beyond one frozen teacher (``SCHEMES``) run under the same protocol and seeds:
@@ -214,17 +215,26 @@ def with_slices(result, model, split):
     return {**result, "test": {**result["test"], **sliced_recall(model, split)}}
 
 
+def teacher_run_config(spec, fit) -> dict:
+    """What a teacher's state directory is claimed for (``claim_checkpoint``)."""
+    return {"method": "teacher", "teacher": dataclasses.asdict(spec),
+            "fit": dataclasses.asdict(fit)}
+
+
 def get_teacher(dataset, settings, work, results, verbose):
     data_spec = DataSpec(dataset)
     split = data_spec.load()
     spec = settings["teacher"]
     name = f"{spec.model}-{spec.dim}"
     path = teacher_dir(work, dataset)
+    # Claimed even when the teacher is trained: one trained with other settings stops the run.
+    checkpoint = claim_checkpoint(pathlib.Path(work) / dataset / "teacher-state",
+                                  teacher_run_config(spec, settings["teacher_fit"]))
     if not (path / model_dir.MODEL_FILE).exists():
         start = time.perf_counter()
         model, result = train_backbone(
             data_spec, spec, settings["teacher_fit"], path, verbose=verbose, split=split,
-            checkpoint_dir=pathlib.Path(work) / dataset / "teacher-state")
+            checkpoint_dir=checkpoint)
         results.add(record_of(dataset, "teacher", 0, with_slices(result, model, split), name,
                               spec.dim, time.perf_counter() - start))
     return model_dir.load(path, split.train), split, data_spec, name
@@ -355,9 +365,7 @@ def run_teacher_seed(dataset, settings, seed, data_spec, split, args, results):
     spec = settings["teacher"]
     work = pathlib.Path(args.work) / dataset
     fit = dataclasses.replace(settings["teacher_fit"], seed=seed)
-    checkpoint = claim_checkpoint(work / f"teacher-{seed}-state", {
-        "method": "teacher", "teacher": dataclasses.asdict(spec),
-        "fit": dataclasses.asdict(fit)})
+    checkpoint = claim_checkpoint(work / f"teacher-{seed}-state", teacher_run_config(spec, fit))
     print(f"== {dataset} teacher seed {seed}", flush=True)
     start = time.perf_counter()
     model, result = train_backbone(data_spec, spec, fit, work / f"teacher-{seed}",

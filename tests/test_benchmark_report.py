@@ -1,6 +1,8 @@
 """The statistics benchmarks/report.py puts in the distillation tables, and the settings the
 benchmark scripts pass on."""
 
+import dataclasses
+import json
 import statistics
 
 import numpy as np
@@ -154,6 +156,19 @@ def test_a_student_variant_changes_every_student_and_keeps_its_state_apart(tmp_p
         distill.main(["--datasets", "gowalla", "--student", "learning_rate=-1",
                       "--results", str(tmp_path / "never.json")])
     assert not (tmp_path / "never.json").exists()  # stopped before anything was written
+
+
+def test_a_teacher_trained_with_other_settings_stops_the_run(tmp_path):
+    settings = SETTINGS["citeulike-t"]
+    state = tmp_path / "synthetic" / "teacher-state"
+    state.mkdir(parents=True)
+    older = dataclasses.replace(settings["teacher_fit"], learning_rate=1.0)
+    (state / "run_config.json").write_text(
+        json.dumps(distill.teacher_run_config(settings["teacher"], older)))
+    results = distill.ResultsFile(tmp_path / "results.json", ("dataset", "method", "seed"))
+    with pytest.raises(SystemExit, match="teacher-state holds the state of a run"):
+        distill.get_teacher("synthetic", settings, str(tmp_path), results, 0)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["synthetic"]  # nothing trained
 
 
 def test_the_per_unique_user_table_pairs_each_variant_with_its_default():
