@@ -522,8 +522,11 @@ def weights_section(records):
         return lines + ["No record yet.", ""]
     for dataset in sorted({r["dataset"] for r in records}, key=_dataset_order):
         rows = [r for r in records if r["dataset"] == dataset]
-        lines += [f"{dataset}:", "", "| method | λ | val ndcg@20 | best epoch | epochs run "
-                  "| run by |", "|---|---|---|---|---|---|"]
+        protocol = (" (at the first protocol's student fit, lr 5e-3 for 25 epochs: its "
+                    "superseded table's weights)" if dataset in FIRST_PROTOCOL_WEIGHTS else "")
+        lines += [f"{dataset}{protocol}:", "",
+                  "| method | λ | val ndcg@20 | best epoch | epochs run | run by |",
+                  "|---|---|---|---|---|---|"]
         for method in METHOD_ORDER:
             runs = sorted((r for r in rows if r["method"] == method),
                           key=lambda r: r["weight"] or 0.0)
