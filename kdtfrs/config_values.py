@@ -1,10 +1,10 @@
 """Hyperparameter values as a user writes them: ``--param KEY=VALUE`` and ``--config`` files.
 
-They are read as YAML (so ``true``, ``null`` and lists work), with one change: a number with
-an exponent and no dot (``1e-3``, ``2E5``, ``5e+2``) is a float. PyYAML follows YAML 1.1,
-whose floats need a dot and a signed exponent, so it reads ``1e-3`` as the string "1e-3" and
-a task then refuses ``weight='1e-3'`` although the user wrote a number; YAML 1.2 and JSON
-read it as a number, and so does kdtfrs.
+They are read as YAML (so ``true``, ``null`` and lists work), with one change: every number
+with an exponent (``1e-3``, ``2E5``, ``5e+2``, ``1.5e3``) is a float. PyYAML follows YAML
+1.1, whose floats need a dot and a signed exponent, so it reads ``1e-3`` as the string
+"1e-3" and a task then refuses ``weight='1e-3'`` although the user wrote a number; YAML 1.2
+and JSON read it as a number, and so does kdtfrs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ _EXPONENT_FLOAT = re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE
 
 
 class _Loader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that also reads exponent-only numbers as floats."""
+    """``yaml.SafeLoader`` that also reads every exponent-form number as a float."""
 
 
 # Appended after SafeLoader's own resolvers, which still decide everything they match.
