@@ -90,10 +90,12 @@ TUNED_FIT_TITLE = "Gowalla: the first protocol's teacher, students at the retune
 TUNED_FIT_PREAMBLE = [
     "The first protocol's teacher (lr 5e-3, 90 epochs) with the scratch student and the "
     "methods at the retuned student fit (lr 2e-3, l2 1e-5, 88 epochs), so \"beats scratch\" "
-    "compares equals (`python benchmarks/distill.py --datasets gowalla --seeds 0 --methods "
-    "kd --student learning_rate=2e-3 --student l2=1e-5 --student epochs=88 --results "
-    "benchmarks/results/distill-gowalla-tuned-fit.json`, with that teacher under --work; "
-    "resumable, its state apart from the main sweep's).", ""]
+    "compares equals. Made at commit bb1198a, whose SETTINGS still train that teacher: "
+    "`git checkout bb1198a`, then `python benchmarks/distill.py --datasets gowalla --seeds 0 "
+    "--methods kd --student learning_rate=2e-3 --student l2=1e-5 --student epochs=88 "
+    "--results benchmarks/results/distill-gowalla-tuned-fit.json` (resumable, its state apart "
+    "from the main sweep's). Today's SETTINGS train the retuned teacher, so more rows in this "
+    "file must come from that commit too.", ""]
 
 
 def load(name):
