@@ -98,6 +98,15 @@ TUNED_FIT_PREAMBLE = [
     "file must come from that commit too.", ""]
 
 
+def ranking_hours_line(records) -> str:
+    """The wall time of the ranking methods' runs among ``records``, what redoing them costs."""
+    runs = [r for r in records if r["method"] in RANKING_ROWS[2:]]
+    hours = sum(r["wall_seconds"] for r in runs) / 3600
+    epochs = sorted({r["epochs"] for r in runs})
+    return (f"Its {len(runs)} ranking-method runs took {hours:.1f} hours in all (the sum of "
+            f"their wall_seconds; {'/'.join(map(str, epochs))} epochs each).")
+
+
 def load(name):
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else []
@@ -902,6 +911,7 @@ def main():
         lines += distill_section("gowalla", first_gowalla, GOWALLA_FIRST_TITLE,
                                  GOWALLA_FIRST_PREAMBLE, list_missing=False,
                                  held_out=held_out_scores("gowalla", weights))
+        lines += [ranking_hours_line(first_gowalla), ""]
         lines += popularity_section("gowalla", first_gowalla)
         tuned_fit = load("distill-gowalla-tuned-fit")
         if tuned_fit:

@@ -171,6 +171,16 @@ def test_a_teacher_trained_with_other_settings_stops_the_run(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["synthetic"]  # nothing trained
 
 
+def test_the_ranking_runs_wall_time_leaves_out_teachers_and_schemes():
+    from benchmarks.report import ranking_hours_line
+
+    records = [{"method": method, "wall_seconds": seconds, "epochs": 25}
+               for method, seconds in (("kd", 3600), ("rrd", 5400), ("teacher", 9000),
+                                       ("bd", 9000), ("scratch", 9000))]
+    assert ranking_hours_line(records) == ("Its 2 ranking-method runs took 2.5 hours in all "
+                                           "(the sum of their wall_seconds; 25 epochs each).")
+
+
 def test_the_per_unique_user_table_pairs_each_variant_with_its_default():
     def row(method, score, **config):
         return {"dataset": "citeulike-t", "method": method, "seed": 0, "ndcg@20": score,
