@@ -14,7 +14,8 @@ on the others (benchmarks/popularity.py; records made before 2026-12-04 lack it)
 dataset x method x seed; finished records are skipped, and a run in progress resumes from
 its checkpoint. A record or checkpoint made with other settings (e.g. a retuned weight), or a
 teacher under --work trained with other settings, stops the run with what to move aside, so
-results of two settings never mix.
+results of two settings never mix. Each record keeps the settings of the teacher its table is
+made against (``teacher_config``), so a record made against another teacher stops it too.
 ``python benchmarks/report.py`` turns the records into docs/benchmarks.md.
 
 The schemes beyond one frozen teacher (``SCHEMES``) run under the same protocol and seeds:
@@ -57,8 +58,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.popularity import SLICES, sliced_recall  # noqa: E402
-from benchmarks.records import (ResultsFile, claim_checkpoint, plain,  # noqa: E402
-                                stale_record_error)
+from benchmarks.records import (ResultsFile, claim_checkpoint,  # noqa: E402
+                                other_teacher_error, plain, stale_record_error)
 from kdtfrs import config_values, tasks, model_dir, trajectory  # noqa: E402
 from kdtfrs.evaluation import evaluate_lists  # noqa: E402
 from kdtfrs.experiment import (BackboneSpec, DataSpec, distill_student,  # noqa: E402
@@ -175,12 +176,15 @@ def teacher_dir(work, dataset):
     return pathlib.Path(work) / dataset / "teacher"
 
 
-def record_of(dataset, method, seed, result, teacher_name, student_dim, seconds):
+def record_of(dataset, method, seed, result, teacher_name, teacher_config, student_dim,
+              seconds):
+    """A results record; ``teacher_config`` is the settings of the teacher(s) of the table
+    the record belongs to (``protocol_teacher``, ``hetcomp_teacher_configs``)."""
     metrics = result["test"]
     training = result["training"]
     return {
         "dataset": dataset, "method": method, "teacher": teacher_name,
-        "student_dim": student_dim, "seed": seed,
+        "teacher_config": teacher_config, "student_dim": student_dim, "seed": seed,
         **{metric: metrics[metric] for metric in METRICS},
         **{name: metrics[name] for name in SLICES if name in metrics},
         "seconds_per_epoch": training["seconds_per_epoch"],
@@ -218,8 +222,21 @@ def with_slices(result, model, split):
 
 def teacher_run_config(spec, fit) -> dict:
     """What a teacher's state directory is claimed for (``claim_checkpoint``)."""
-    return {"method": "teacher", "teacher": dataclasses.asdict(spec),
-            "fit": dataclasses.asdict(fit)}
+    return plain({"method": "teacher", "teacher": dataclasses.asdict(spec),
+                  "fit": dataclasses.asdict(fit)})
+
+
+def protocol_teacher(settings) -> dict:
+    """The settings of the seed-0 teacher every record of a dataset's table is made against
+    (its students distil from it, and gaps are against it): kept in each record, so the
+    results file itself tells two teachers' tables apart."""
+    return teacher_run_config(settings["teacher"], settings["teacher_fit"])
+
+
+def hetcomp_teacher_configs(settings) -> list:
+    """The settings of HetComp's teachers, what HetComp's records are made against."""
+    return [teacher_run_config(spec, settings[fit_name])
+            for spec, fit_name in settings["hetcomp_teachers"]]
 
 
 def get_teacher(dataset, settings, work, results, verbose):
@@ -230,14 +247,15 @@ def get_teacher(dataset, settings, work, results, verbose):
     path = teacher_dir(work, dataset)
     # Claimed even when the teacher is trained: one trained with other settings stops the run.
     checkpoint = claim_checkpoint(pathlib.Path(work) / dataset / "teacher-state",
-                                  teacher_run_config(spec, settings["teacher_fit"]))
+                                  protocol_teacher(settings))
     if not (path / model_dir.MODEL_FILE).exists():
         start = time.perf_counter()
         model, result = train_backbone(
             data_spec, spec, settings["teacher_fit"], path, verbose=verbose, split=split,
             checkpoint_dir=checkpoint)
         results.add(record_of(dataset, "teacher", 0, with_slices(result, model, split), name,
-                              spec.dim, time.perf_counter() - start))
+                              protocol_teacher(settings), spec.dim,
+                              time.perf_counter() - start))
     return model_dir.load(path, split.train), split, data_spec, name
 
 
@@ -336,7 +354,7 @@ def run(args):
                     continue
                 distillation = build_method(settings, method_id)
                 config = with_student_config(method_config(distillation), args)
-                if recorded(results, dataset, method_id, seed, config):
+                if recorded(results, dataset, method_id, seed, config, settings):
                     continue
                 fit = dataclasses.replace(settings["student_fit"], seed=seed)
                 print(f"== {dataset} {method_id} seed {seed}", flush=True)
@@ -346,22 +364,29 @@ def run(args):
                                        state_dir(args, dataset, f"{method_id}-{seed}"),
                                        args.verbose)
                 results.add({**record_of(dataset, method_id, seed, result, teacher_name,
-                                         student.dim, time.perf_counter() - start),
+                                         protocol_teacher(settings), student.dim,
+                                         time.perf_counter() - start),
                              "config": config})
 
 
-def recorded(results, dataset, method, seed, config) -> bool:
-    """Whether this run is recorded; stops the sweep if its record has other settings."""
+def recorded(results, dataset, method, seed, config, settings, teacher_config=None) -> bool:
+    """Whether this run is recorded; stops the sweep if its record has other settings or was
+    made against another teacher (``teacher_config``, by default ``protocol_teacher``)."""
     record = results.get(dataset=dataset, method=method, seed=seed)
-    if record is not None and record["config"] != config:
+    if record is None:
+        return False
+    if record["config"] != config:
         raise SystemExit(stale_record_error(results.path, record, config))
-    return record is not None
+    teacher_config = protocol_teacher(settings) if teacher_config is None else teacher_config
+    if record.get("teacher_config") != teacher_config:
+        raise SystemExit(other_teacher_error(results.path, record, teacher_config))
+    return True
 
 
 def run_teacher_seed(dataset, settings, seed, data_spec, split, args, results):
     """The teacher retrained with ``seed`` (module docstring); seed 0 is the one distilled
     from, trained by ``get_teacher``. Skipped when recorded."""
-    if seed == 0 or results.has(dataset=dataset, method="teacher", seed=seed):
+    if seed == 0 or recorded(results, dataset, "teacher", seed, {}, settings):
         return
     spec = settings["teacher"]
     work = pathlib.Path(args.work) / dataset
@@ -372,7 +397,8 @@ def run_teacher_seed(dataset, settings, seed, data_spec, split, args, results):
     model, result = train_backbone(data_spec, spec, fit, work / f"teacher-{seed}",
                                    verbose=args.verbose, split=split, checkpoint_dir=checkpoint)
     results.add(record_of(dataset, "teacher", seed, with_slices(result, model, split),
-                          f"{spec.model}-{spec.dim}", spec.dim, time.perf_counter() - start))
+                          f"{spec.model}-{spec.dim}", protocol_teacher(settings), spec.dim,
+                          time.perf_counter() - start))
 
 
 def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signals,
@@ -384,7 +410,7 @@ def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signal
               flush=True)
         return
     config = with_student_config(plain(tuned), args)
-    if recorded(results, dataset, TUNED_SCRATCH, seed, config):
+    if recorded(results, dataset, TUNED_SCRATCH, seed, config, settings):
         return
     student = dataclasses.replace(settings["student"], l2=tuned["l2"])
     fit = dataclasses.replace(settings["student_fit"], seed=seed,
@@ -395,7 +421,8 @@ def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signal
     result = train_student(teacher, split, data_spec, signals, TUNED_SCRATCH, [], student, fit,
                            state_dir(args, dataset, f"{TUNED_SCRATCH}-{seed}"),
                            args.verbose)
-    results.add({**record_of(dataset, TUNED_SCRATCH, seed, result, teacher_name, student.dim,
+    results.add({**record_of(dataset, TUNED_SCRATCH, seed, result, teacher_name,
+                             protocol_teacher(settings), student.dim,
                              time.perf_counter() - start), "config": config})
 
 
@@ -415,7 +442,9 @@ def run_scheme(dataset, settings, scheme, seed, teacher, split, data_spec, teach
     teachers = hetcomp_teachers(dataset, settings, args, results) if scheme == "hetcomp" else []
     config = with_student_config(plain(
         {**params, "teachers": [path.name for path in teachers]} if teachers else params), args)
-    if recorded(results, dataset, scheme, seed, config):
+    teacher_config = (hetcomp_teacher_configs(settings) if scheme == "hetcomp"
+                      else protocol_teacher(settings))
+    if recorded(results, dataset, scheme, seed, config, settings, teacher_config):
         return
     student = settings["student"]
     fit = dataclasses.replace(settings["student_fit"], seed=seed)
@@ -434,15 +463,15 @@ def run_scheme(dataset, settings, scheme, seed, teacher, split, data_spec, teach
         teacher_result = with_slices({**result, "test": result["teacher"]["test"]},
                                      co_trained, split)
         results.add({**record_of(dataset, f"{scheme}_teacher", seed, teacher_result,
-                                 teacher_name, co_trained.embedding_dim,
+                                 teacher_name, teacher_config, co_trained.embedding_dim,
                                  time.perf_counter() - start), "config": config})
     label = "+".join(path.name for path in teachers) if teachers else teacher_name
     results.add({**record_of(dataset, scheme, seed, with_slices(result, distilled, split),
-                             label, student.dim, time.perf_counter() - start),
+                             label, teacher_config, student.dim, time.perf_counter() - start),
                  "config": config})
     if scheme == "hetcomp" and not results.has(dataset=dataset, method="hetcomp_ensemble",
                                                seed=0):
-        results.add(ensemble_record(dataset, teachers, split, config))
+        results.add(ensemble_record(dataset, teachers, split, config, teacher_config))
 
 
 def hetcomp_teachers(dataset, settings, args, results):
@@ -452,10 +481,13 @@ def hetcomp_teachers(dataset, settings, args, results):
     work = pathlib.Path(args.work) / dataset / "hetcomp-teachers"
     data_spec = DataSpec(dataset)
     paths = []
-    for spec, fit_name in settings["hetcomp_teachers"]:
+    for (spec, fit_name), teacher_config in zip(settings["hetcomp_teachers"],
+                                                hetcomp_teacher_configs(settings)):
         name = f"{spec.model}-{spec.dim}"
         path, kept = work / name, work / f"{name}-trajectory"
         paths.append(path)
+        # Claimed even when the teacher is trained, as get_teacher's.
+        state = claim_checkpoint(work / f"{name}-state", teacher_config)
         if not (path / model_dir.MODEL_FILE).exists():
             split = data_spec.load()
             snapshots = trajectory.TrajectorySnapshots(
@@ -465,17 +497,17 @@ def hetcomp_teachers(dataset, settings, args, results):
             start = time.perf_counter()
             model, result = train_backbone(data_spec, spec, settings[fit_name], path,
                                            verbose=args.verbose, split=split,
-                                           checkpoint_dir=work / f"{name}-state",
+                                           checkpoint_dir=state,
                                            callbacks=[snapshots])
             results.add(record_of(dataset, f"hetcomp_teacher_{name}", 0,
-                                  with_slices(result, model, split), name, spec.dim,
-                                  time.perf_counter() - start))
+                                  with_slices(result, model, split), name, teacher_config,
+                                  spec.dim, time.perf_counter() - start))
         if kept.is_dir():  # moved in once the teacher is finished (also after a kill between)
             kept.rename(path / trajectory.DIRECTORY)
     return paths
 
 
-def ensemble_record(dataset, teachers, split, config):
+def ensemble_record(dataset, teachers, split, config, teacher_config):
     """Test metrics of the final teachers' ensemble (their top-50 lists outside the training
     and validation items, combined by HetComp's rank-discounted vote)."""
     models = [model_dir.load(path, split.train) for path in teachers]
@@ -483,7 +515,8 @@ def ensemble_record(dataset, teachers, split, config):
     users = split.test.row_lengths().nonzero()[0]
     metrics = evaluate_lists(split.test, users, lists[users], ks=(10, 20)).metrics
     return {"dataset": dataset, "method": "hetcomp_ensemble", "seed": 0,
-            "teacher": "+".join(path.name for path in teachers), "student_dim": None,
+            "teacher": "+".join(path.name for path in teachers),
+            "teacher_config": teacher_config, "student_dim": None,
             **{metric: metrics[metric] for metric in METRICS}, "seconds_per_epoch": 0.0,
             "refresh_seconds": 0.0, "epochs": 0, "wall_seconds": 0.0,
             "best_val_ndcg@20": None, "best_epoch": None, "config": config}

@@ -57,6 +57,19 @@ def stale_record_error(path, record, config) -> str:
     )
 
 
+def other_teacher_error(path, record, teacher_config) -> str:
+    made = record.get("teacher_config")
+    made = ("made with no record of its teacher's settings" if made is None
+            else f"made against the teacher {made}")
+    return (
+        f"{path}: the record {record['dataset']} {record['method']} seed {record['seed']} was "
+        f"{made}, but the settings now give the teacher {teacher_config}. Move "
+        "that dataset's records to another file (e.g. results/distill-superseded.json), with "
+        "the teacher's directories under --work, to rerun them with the current teacher; "
+        "nothing was changed."
+    )
+
+
 def claim_checkpoint(directory, config) -> pathlib.Path:
     """Returns ``directory`` for a run of ``config``, refusing one left by another config.
 

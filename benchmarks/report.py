@@ -95,7 +95,8 @@ TUNED_FIT_PREAMBLE = [
     "--methods kd --student learning_rate=2e-3 --student l2=1e-5 --student epochs=88 "
     "--results benchmarks/results/distill-gowalla-tuned-fit.json` (resumable, its state apart "
     "from the main sweep's). Today's SETTINGS train the retuned teacher, so more rows in this "
-    "file must come from that commit too.", ""]
+    "file must come from that commit too; today's distill.py refuses the file, whose records "
+    "keep their teacher's settings.", ""]
 
 
 def ranking_hours_line(records) -> str:

@@ -171,6 +171,38 @@ def test_a_teacher_trained_with_other_settings_stops_the_run(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["synthetic"]  # nothing trained
 
 
+def test_a_record_made_against_another_teacher_stops_the_run(tmp_path):
+    settings = SETTINGS["citeulike-t"]
+    results = distill.ResultsFile(tmp_path / "results.json", ("dataset", "method", "seed"))
+    record = {"dataset": "citeulike-t", "method": "kd", "seed": 0, "config": {"weight": 1.0},
+              "teacher_config": distill.protocol_teacher(settings)}
+    results.add(record)
+    assert distill.recorded(results, "citeulike-t", "kd", 0, {"weight": 1.0}, settings)
+    assert not distill.recorded(results, "citeulike-t", "kd", 1, {"weight": 1.0}, settings)
+    older = {**settings, "teacher_fit": dataclasses.replace(settings["teacher_fit"],
+                                                            learning_rate=1.0)}
+    with pytest.raises(SystemExit, match="made against the teacher .*Move that dataset's"):
+        distill.recorded(results, "citeulike-t", "kd", 0, {"weight": 1.0}, older)
+    results.add({key: value for key, value in record.items() if key != "teacher_config"})
+    with pytest.raises(SystemExit, match="no record of its teacher's settings"):
+        distill.recorded(results, "citeulike-t", "kd", 0, {"weight": 1.0}, settings)
+    assert "teacher_config" not in distill.ResultsFile(results.path, ()).records[0]  # unchanged
+
+
+def test_a_hetcomp_teacher_trained_with_other_settings_stops_the_run(tmp_path):
+    settings = SETTINGS["citeulike-t"]
+    spec, _ = settings["hetcomp_teachers"][0]
+    state = tmp_path / "synthetic" / "hetcomp-teachers" / f"{spec.model}-{spec.dim}-state"
+    state.mkdir(parents=True)
+    older = dataclasses.replace(settings["teacher_fit"], epochs=1)
+    (state / "run_config.json").write_text(json.dumps(distill.teacher_run_config(spec, older)))
+    results = distill.ResultsFile(tmp_path / "results.json", ("dataset", "method", "seed"))
+    args = type("Args", (), {"work": str(tmp_path), "verbose": 0})()
+    with pytest.raises(SystemExit, match="-state holds the state of a run"):
+        distill.hetcomp_teachers("synthetic", settings, args, results)
+    assert [path.name for path in state.parent.iterdir()] == [state.name]  # nothing trained
+
+
 def test_the_ranking_runs_wall_time_leaves_out_teachers_and_schemes():
     from benchmarks.report import ranking_hours_line
 
