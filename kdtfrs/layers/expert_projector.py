@@ -184,6 +184,37 @@ class ExpertProjector(keras.layers.Layer):
         return (tf.einsum("neh,eht->nt", mixed, self.output_kernel)
                 + tf.matmul(selection, self.output_bias))
 
+    def inner_products(self, queries, student_vectors, teacher_vectors, seed):
+        """float32 [B, n]: ``<q_b, P(s_bn)>``, equal to projecting the B x n entities and
+        taking their inner products with ``queries``, without forming the projections.
+
+            <q, P(s)> = Σ_k z_k (<C_k q, h_k(s)> + <q, c_k>),    h_k(s) = ReLU(s A_k + a_k)
+
+        Pulling each query through the output kernels once (``C_k q``: B·E·h·d_T
+        multiply-adds) replaces pushing every one of the B·n entities through them
+        (B·n·E·h·d_T), so it pays off when each query meets several entities (PCKD's
+        regulariser scores Q items per row). The gate draws the same selection as ``call`` on
+        the flattened entities with the same ``seed``.
+
+        Args:
+          queries: float32 [B, d_T], e.g. the projected users.
+          student_vectors: float32 [B, n, d_S].
+          teacher_vectors: float32 [B, n, d_T], the same entities' teacher vectors.
+          seed: stateless int [2], as ``call``'s.
+        """
+        queries = tf.convert_to_tensor(queries, tf.float32)
+        student_vectors = tf.convert_to_tensor(student_vectors, tf.float32)
+        shape = tf.shape(student_vectors)
+        experts = self.num_experts
+        _, selection = self.gate(tf.reshape(teacher_vectors, [-1, self.teacher_dim]), seed)
+        selection = tf.reshape(selection, [shape[0], shape[1], experts])
+        hidden = self.hidden(tf.reshape(student_vectors, [-1, shape[2]]))
+        hidden = tf.reshape(hidden, [shape[0], shape[1], experts, -1])
+        pulled = tf.einsum("bt,eht->beh", queries, self.output_kernel)
+        per_expert = (tf.einsum("bneh,beh->bne", hidden, pulled)
+                      + tf.matmul(queries, self.output_bias, transpose_b=True)[:, None, :])
+        return tf.reduce_sum(selection * per_expert, axis=-1)
+
     def get_config(self):
         return {"num_experts": self.num_experts, "teacher_dim": self.teacher_dim,
                 "name": self.name}

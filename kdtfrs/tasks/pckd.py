@@ -123,7 +123,9 @@ class PCKD(DE):
     def scores_before_and_after(self, users, items, student, seed):
         """(a float32 [B, n], b float32 [B, n]): student scores before and after projection.
 
-        Both use stop-gradient student vectors: only projectors and gates get gradients.
+        Both use stop-gradient student vectors: only projectors and gates get gradients. The
+        items' projections are never formed: ``ExpertProjector.inner_products`` takes ``b``
+        through the projected user, a fraction of the cost for n of 2 or more.
         """
         user_seed, item_seed = tf.unstack(samplers.split_seed(seed, 2))
         user_vectors = tf.stop_gradient(student.users(users))
@@ -132,13 +134,9 @@ class PCKD(DE):
         teacher_items = tf.stop_gradient(self.teacher.items(items))
         before = tf.einsum("bd,bnd->bn", user_vectors, item_vectors)
         projected_users = self.user_projector(user_vectors, teacher_users, user_seed)
-        flat = tf.shape(items)
-        projected_items = self.item_projector(
-            tf.reshape(item_vectors, [-1, student.dim]),
-            tf.reshape(teacher_items, [-1, self.teacher.dim]), item_seed)
-        projected_items = tf.reshape(projected_items,
-                                     tf.concat([flat, [self.teacher.dim]], axis=0))
-        return before, tf.einsum("bt,bnt->bn", projected_users, projected_items)
+        after = self.item_projector.inner_products(projected_users, item_vectors,
+                                                   teacher_items, item_seed)
+        return before, after
 
     def regulariser_loss(self, features, student, seed):
         """float32 [B]: R of each row (unweighted)."""

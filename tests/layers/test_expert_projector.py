@@ -124,6 +124,33 @@ def test_projector_shapes_gradients_and_errors():
         SelectionGate(0)
 
 
+def test_inner_products_equal_those_of_the_projections():
+    layer = projector()
+    rows, per_row = 3, 4
+    picks = RNG.integers(0, 7, (rows, per_row))
+    queries = tf.Variable(RNG.standard_normal((rows, 6)), dtype=tf.float32)
+    student, teacher = tf.gather(STUDENT, picks), tf.gather(TEACHER, picks)
+    projected = features.project(layer, STUDENT.numpy()[picks.ravel()],
+                                 TEACHER.numpy()[picks.ravel()], SEED).reshape(rows, per_row, 6)
+    expected = np.einsum("bt,bnt->bn", queries.numpy(), projected)
+    with tf.GradientTape() as tape:
+        products = layer.inner_products(queries, student, teacher, SEED)
+        loss = tf.reduce_sum(products * tf.range(per_row, dtype=tf.float32))
+    np.testing.assert_allclose(products, expected, rtol=1e-4, atol=1e-5)
+    with tf.GradientTape() as explicit_tape:
+        explicit = tf.reshape(layer(tf.reshape(student, [-1, 3]), tf.reshape(teacher, [-1, 6]),
+                                    SEED), [rows, per_row, 6])
+        explicit_loss = tf.reduce_sum(tf.einsum("bt,bnt->bn", queries, explicit)
+                                      * tf.range(per_row, dtype=tf.float32))
+    variables = [queries] + layer.trainable_variables
+    for got, want in zip(tape.gradient(loss, variables),
+                         explicit_tape.gradient(explicit_loss, variables)):
+        np.testing.assert_allclose(tf.convert_to_tensor(got), tf.convert_to_tensor(want),
+                                   rtol=1e-4, atol=1e-5)
+    graph = tf.function(layer.inner_products)(queries, student, teacher, SEED)
+    np.testing.assert_allclose(graph, products, rtol=1e-5, atol=1e-6)
+
+
 def test_first_call_builds_the_projector():
     layer = ExpertProjector(2, teacher_dim=6)
     assert layer(STUDENT, TEACHER, SEED).shape == (7, 6)
