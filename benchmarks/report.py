@@ -645,22 +645,23 @@ def step_profile_section(records):
     lines = ["## Where a training step spends its time", "",
              "Command: `python benchmarks/step_profile.py --repeats 20` (one fixed batch of "
              "2048, compiled functions that each add one phase to the previous one; a phase "
-             "is the difference of two timings, so a small one can read 0 within noise). "
+             "is the difference of two timings, so a small one can read 0 within noise; "
+             "`repeats`: the run's `--repeats`). "
              "`forward` holds sampling and scores for tasks that are not one sampling -> "
              "scores -> loss chain (blank columns).", ""]
     if not records:
         return lines + ["No record yet.", ""]
     phases = ("sampling", "scores", "forward", "gradient", "update")
-    lines += ["| dataset | device | optimizer | XLA | method | once per user | ms per step | "
-              "x scratch | " + " | ".join(f"{phase} ms" for phase in phases) + " |",
-              "|---|---|---|---|---|---|---|---|" + "---|" * len(phases)]
+    lines += ["| dataset | device | optimizer | XLA | method | once per user | repeats | "
+              "ms per step | x scratch | " + " | ".join(f"{phase} ms" for phase in phases)
+              + " |", "|---|---|---|---|---|---|---|---|---|" + "---|" * len(phases)]
     for r in records:
         cells = " | ".join(f"{r[phase + '_ms']:.1f}" if phase + "_ms" in r else ""
                            for phase in phases)
         once = "yes" if r.get("per_unique_user") and r["method"] != "scratch" else "no"
         lines.append(f"| {r['dataset']} | {r['device']} | {r['optimizer']} | "
                      f"{'yes' if r['jit'] else 'no'} | {r['method']} | {once} | "
-                     f"{r['step_ms']:.1f} | {r['x_scratch']:.1f} | {cells} |")
+                     f"{r['repeats']} | {r['step_ms']:.1f} | {r['x_scratch']:.1f} | {cells} |")
     return lines + [""]
 
 

@@ -10,7 +10,8 @@ timed for each method, each a prefix of the next one's work:
     sampling   the task's ``targets`` (items and teacher signal of every row)
     scores     + the gather of the student rows of those items and their scores
     forward    + the student's base loss and the task's loss (the loss value of the step)
-    gradient   + ``tape.gradient`` of that value
+    gradient   + ``tape.gradient`` of that value, for the student's variables and the task's
+               own (projectors, gates), which the Distiller trains too
     update     + the optimizer's update (the whole training step)
 
 Each phase is the difference of two consecutive timings; scratch is the BPR step alone.
@@ -75,17 +76,19 @@ def phase_functions(student, optimizer, batch, task, jit):
         student_scores = Embeddings.of(student, training=True).score(batch["user"], items)
         return tf.reduce_sum(student_scores), tf.reduce_sum(labels)  # labels: nothing pruned
 
+    # The student's and the task's own (projectors, gates), as the Distiller trains them.
+    variables = student.trainable_variables + (list(task.trainable_variables) if task else [])
+
     def gradient():
         with tf.GradientTape() as tape:
             loss = loss_value()
         return [tf.reduce_sum(tf.convert_to_tensor(g.values if isinstance(g, tf.IndexedSlices)
                                                    else g))
-                for g in tape.gradient(loss, student.trainable_variables)]
+                for g in tape.gradient(loss, variables)]
 
     def step():
         with tf.GradientTape() as tape:
             loss = loss_value()
-        variables = student.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
 
     functions = {"forward": loss_value, "gradient": gradient, "update": step}
@@ -133,7 +136,7 @@ def main(argv=None):
     common = {"dataset": args.dataset, "teacher_dim": args.teacher_dim,
               "student_dim": args.student_dim, "batch_size": args.batch_size,
               "optimizer": args.optimizer, "jit": args.jit,
-              "per_unique_user": args.per_unique_user,
+              "per_unique_user": args.per_unique_user, "repeats": args.repeats,
               "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU"}
 
     scratch_ms = None
