@@ -209,7 +209,9 @@ class ExpertProjector(keras.layers.Layer):
         _, selection = self.gate(tf.reshape(teacher_vectors, [-1, self.teacher_dim]), seed)
         selection = tf.reshape(selection, [shape[0], shape[1], experts])
         hidden = self.hidden(tf.reshape(student_vectors, [-1, shape[2]]))
-        hidden = tf.reshape(hidden, [shape[0], shape[1], experts, -1])
+        # Sizes spelt out: a replica's batch may be empty, where -1 is ambiguous.
+        hidden = tf.reshape(hidden, [shape[0], shape[1], experts,
+                                     self.hidden_kernel.shape[-1]])
         pulled = tf.einsum("bt,eht->beh", queries, self.output_kernel)
         per_expert = (tf.einsum("bneh,beh->bne", hidden, pulled)
                       + tf.matmul(queries, self.output_bias, transpose_b=True)[:, None, :])
