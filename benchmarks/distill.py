@@ -189,7 +189,11 @@ def record_of(dataset, method, seed, result, teacher_name, teacher_config, stude
         **{name: metrics[name] for name in SLICES if name in metrics},
         "seconds_per_epoch": training["seconds_per_epoch"],
         "refresh_seconds": training["refresh_seconds"],
-        "epochs": training["epochs"], "wall_seconds": round(seconds, 1),
+        "epochs": training["epochs"],
+        # wall_seconds: this process's run, a resumed run's last process only;
+        # training_seconds: every epoch's training, refresh and evaluation, resumes included.
+        "wall_seconds": round(seconds, 1),
+        "training_seconds": round(training["training_seconds"], 1),
         # The early-stopping metric (None on Gowalla, which has no validation part).
         "best_val_ndcg@20": training.get("best_val_ndcg@20"),
         "best_epoch": training.get("best_epoch"),
@@ -518,7 +522,7 @@ def ensemble_record(dataset, teachers, split, config, teacher_config):
             "teacher": "+".join(path.name for path in teachers),
             "teacher_config": teacher_config, "student_dim": None,
             **{metric: metrics[metric] for metric in METRICS}, "seconds_per_epoch": 0.0,
-            "refresh_seconds": 0.0, "epochs": 0, "wall_seconds": 0.0,
+            "refresh_seconds": 0.0, "epochs": 0, "wall_seconds": 0.0, "training_seconds": 0.0,
             "best_val_ndcg@20": None, "best_epoch": None, "config": config}
 
 

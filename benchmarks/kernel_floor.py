@@ -110,7 +110,7 @@ def projector_kernels(entities, student_dim, teacher_dim, experts):
 
 
 def main(argv=None):
-    parser = benchmark_parser(__doc__, "kernel_floor.json", trains=False)
+    parser = benchmark_parser(__doc__, "kernel_floor.json", trains=False, skips=False)
     parser.add_argument("--items", type=int, default=25181, help="item table rows")
     parser.add_argument("--batch", type=int, default=2048, help="rows per step (B)")
     parser.add_argument("--rows-per-example", type=int, default=300, help="items per row (N)")

@@ -70,7 +70,7 @@ def ways(num_items, k, batch, dim, seed=0):
 
 
 def main(argv=None):
-    parser = benchmark_parser(__doc__, "long_top_k.json", trains=False)
+    parser = benchmark_parser(__doc__, "long_top_k.json", trains=False, skips=False)
     parser.add_argument("--items", type=int, nargs="+", default=[25181, 40981])
     parser.add_argument("--ks", type=int, nargs="+", default=[20, 100, 200, 500, 1000, 3000])
     parser.add_argument("--batch", type=int, default=2048, help="users per block")

@@ -28,7 +28,7 @@ from kdtfrs.signals import TeacherSignals  # noqa: E402
 
 
 def main(argv=None):
-    parser = benchmark_parser(__doc__, "loss_scale.json")
+    parser = benchmark_parser(__doc__, "loss_scale.json", skips=False)
     parser.add_argument("--dataset", default="citeulike-t", choices=list(SETTINGS))
     parser.add_argument("--methods", nargs="+", default=["ftd", "htd"],
                         choices=tasks.method_ids())

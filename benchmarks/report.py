@@ -108,6 +108,46 @@ def ranking_hours_line(records) -> str:
             f"their wall_seconds; {'/'.join(map(str, epochs))} epochs each).")
 
 
+def run_hours(records) -> float:
+    """Mean hours of one run among ``records``: (s/epoch + refresh s/epoch) x epochs run."""
+    return statistics.mean((r["seconds_per_epoch"] + r["refresh_seconds"]) * r["epochs"]
+                           for r in records) / 3600
+
+
+def remaining_hours_line(missing, records, earlier=(), earlier_epochs=None) -> str:
+    """What the runs not yet made cost at the recorded speed.
+
+    ``missing`` maps a method to its seeds not yet run; each run is priced by the mean of the
+    method's ``records`` (``run_hours``), else by a superseded table of the same dataset
+    (``earlier``) at its s/epoch for ``earlier_epochs`` epochs. A BD scheme's ``_teacher`` rows
+    come from the scheme's own run and cost nothing apart.
+    """
+    def of(method, table):
+        return [r for r in table if r["method"] == method]
+
+    priced, estimated, unknown = 0.0, 0.0, []
+    for method, seeds in missing.items():
+        if method.startswith("bd") and method.endswith("_teacher"):
+            continue
+        if of(method, records):
+            priced += len(seeds) * run_hours(of(method, records))
+        elif of(method, earlier) and earlier_epochs:
+            estimated += len(seeds) * run_hours(
+                [{**r, "epochs": earlier_epochs} for r in of(method, earlier)])
+        else:
+            unknown.append(method)
+    parts = [f"{priced:.1f} h for the methods run here before (the mean of their runs)"]
+    if estimated:
+        parts.append(f"{estimated:.1f} h for those priced from the superseded table "
+                     f"({earlier_epochs} epochs at its s/epoch)")
+    line = (f"At the recorded speed ((s/epoch + refresh) x epochs; rows measured beside "
+            f"another job overstate it up to 2x), these runs need about "
+            f"{priced + estimated:.1f} hours: {'; '.join(parts)}")
+    if unknown:
+        line += f"; not priced (no run on this dataset yet): {', '.join(unknown)}"
+    return line + "."
+
+
 def load(name):
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else []
@@ -261,7 +301,10 @@ def held_out_scores(dataset, weight_records):
 
 
 def distill_section(dataset, records, title=None, preamble=(), list_missing=True,
-                    held_out=None):
+                    held_out=None, earlier=()):
+    """The table of ``records`` (one dataset); with ``list_missing``, the runs not yet made
+    and their cost (``remaining_hours_line``, with ``earlier`` = (superseded records, their
+    epochs in today's protocol) pricing the methods not yet run here)."""
     rows = {}
     for r in records:
         rows.setdefault(r["method"], []).append(r)
@@ -343,10 +386,12 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
     settings = tune_methods().SETTINGS.get(dataset, {})  # distill.py's, through tune_methods
     seeds_run = {m: {r["seed"] for r in rows.get(m, [])} for m in METHOD_ORDER
                  if m not in SINGLE_RUN and (m != "scratch_tuned" or m in settings)}
-    missing = [f"{m} (seeds {', '.join(str(s) for s in SEEDS if s not in run)})"
-               for m, run in seeds_run.items() if run != set(SEEDS)]
+    missing = {m: [s for s in SEEDS if s not in run]
+               for m, run in seeds_run.items() if run != set(SEEDS)}
     if missing and list_missing:
-        lines += ["", "Not yet run: " + "; ".join(missing) + "."]
+        lines += ["", "Not yet run: " + "; ".join(
+            f"{m} (seeds {', '.join(map(str, seeds))})" for m, seeds in missing.items()) + "."]
+        lines += ["", remaining_hours_line(missing, records, *earlier)]
     return lines + [""]
 
 
@@ -898,8 +943,14 @@ def main():
         records = [r for r in distill if r["dataset"] == dataset]
         tuned_on_held_out = records and all(r.get("best_val_ndcg@20") is None for r in records)
         weight_records = [] if dataset in FIRST_PROTOCOL_WEIGHTS else weights
+        # Gowalla's students run a fixed number of epochs: the superseded table prices
+        # the methods not yet run under today's protocol.
+        earlier = ((load("distill-gowalla-lr5e-3"),
+                    tune_methods().SETTINGS["gowalla"]["student_fit"].epochs)
+                   if dataset == "gowalla" else ())
         lines += distill_section(dataset, records, held_out=(
-            held_out_scores(dataset, weight_records) if tuned_on_held_out else None))
+            held_out_scores(dataset, weight_records) if tuned_on_held_out else None),
+            earlier=earlier)
         lines += popularity_section(dataset, records)
         lines += write_quality_cost_plot(dataset, records)
     rerun = load("distill-tasks-reproduction")

@@ -73,7 +73,7 @@ def touch_items(num_items, batch_size, count):
 
 
 def main(argv=None):
-    parser = benchmark_parser(__doc__, "step_cost.json", trains=False)
+    parser = benchmark_parser(__doc__, "step_cost.json", trains=False, skips=False)
     parser.add_argument("--dataset", default="citeulike-t")
     parser.add_argument("--teacher-dim", type=int, default=400)
     parser.add_argument("--student-dim", type=int, default=20)

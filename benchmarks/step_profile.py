@@ -111,7 +111,7 @@ def profile(student, optimizer, batch, task, jit, repeats):
 
 
 def main(argv=None):
-    parser = benchmark_parser(__doc__, "step_profile.json", trains=False)
+    parser = benchmark_parser(__doc__, "step_profile.json", trains=False, skips=False)
     parser.add_argument("--dataset", default="citeulike-t")
     parser.add_argument("--teacher-dim", type=int, default=400)
     parser.add_argument("--student-dim", type=int, default=20)

@@ -101,6 +101,26 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = self._last - self._start
 
 
+class EpochWallClock(keras.callbacks.Callback):
+    """Logs ``epoch_wall_seconds``: the wall time of the whole epoch, its refresh and its
+    evaluation included (from the end of the previous epoch, or the start of ``fit``).
+
+    Place it after the evaluation and early-stopping callbacks and before the
+    ``ResumableHistory``, so that the History of a resumed run holds every epoch's figure
+    and their sum is the run's training time across interruptions (``history_summary``'s
+    ``training_seconds``).
+    """
+
+    def on_train_begin(self, logs=None):
+        self._mark = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        if logs is not None:
+            logs["epoch_wall_seconds"] = now - self._mark
+        self._mark = now
+
+
 def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verbose=1,
               callbacks=()):
     """Compiles and fits ``model``; returns the Keras History.
@@ -150,7 +170,7 @@ def fit_model(model, served, split, config: FitConfig, checkpoint_dir=None, verb
                       f"{config.epochs} epochs run and the last epoch's model is kept.",
                       UserWarning, stacklevel=2)
     history = ResumableHistory()
-    callback_list.append(history)
+    callback_list += [EpochWallClock(), history]
     checkpoint, initial_epoch = None, 0
     if checkpoint_dir is not None:
         checkpoint = TrainingCheckpoint(checkpoint_dir, [c for c in (stopping, history) if c])
@@ -191,7 +211,9 @@ def _interrupted(error, model, stopping, history, checkpoint) -> RunInterrupted:
 
 
 def history_summary(history, monitor=MONITOR) -> dict:
-    """Epochs run, mean epoch seconds, mean refresh seconds, for a History of ``fit_model``;
+    """Epochs run, mean epoch seconds, mean refresh seconds and the training time of every
+    epoch (``training_seconds``: refreshes and evaluations included, the epochs of
+    interrupted processes too) for a History of ``fit_model``;
     and where validation ran, the (1-based) epoch early stopping chose by ``monitor``
     (``best_epoch``) and the validation metrics there: ``best_<monitor>`` and, when it is
     another metric, ``best_val_ndcg@20`` too.
@@ -207,6 +229,7 @@ def history_summary(history, monitor=MONITOR) -> dict:
         "epochs": len(logs.get("epoch_seconds", [])),
         "seconds_per_epoch": float(sum(seconds) / len(seconds)) if seconds else None,
         "refresh_seconds": float(sum(refresh) / len(refresh)) if refresh else 0.0,
+        "training_seconds": float(np.nansum(logs.get("epoch_wall_seconds", []))),
     }
     scores = np.asarray(logs.get(monitor, []), dtype=np.float64)
     if np.isfinite(scores).any():

@@ -213,6 +213,25 @@ def test_the_ranking_runs_wall_time_leaves_out_teachers_and_schemes():
                                            "(the sum of their wall_seconds; 25 epochs each).")
 
 
+def test_the_runs_not_yet_made_are_priced_from_their_own_runs_else_the_superseded_table():
+    from benchmarks.report import remaining_hours_line
+
+    def run(method, seconds, refresh, epochs):
+        return {"method": method, "seconds_per_epoch": seconds, "refresh_seconds": refresh,
+                "epochs": epochs}
+
+    records = [run("kd", 30, 6, 100), run("kd", 42, 6, 50), run("bd", 10, 2, 300)]
+    earlier = [run("rrd", 80, 0, 25), run("rrd", 100, 0, 25)]
+    missing = {"kd": [2], "rrd": [0, 1, 2], "bd": [1], "bd_teacher": [1], "de": [0, 1, 2]}
+    # kd: (3600 + 2400) / 2 s; bd: 3600 s, its teacher row free; rrd: 3 x 90 s x 40 epochs.
+    assert remaining_hours_line(missing, records, earlier, 40) == (
+        "At the recorded speed ((s/epoch + refresh) x epochs; rows measured beside another "
+        "job overstate it up to 2x), these runs need about 4.8 hours: 1.8 h for the methods "
+        "run here before (the mean of their runs); 3.0 h for those priced from the "
+        "superseded table (40 epochs at its s/epoch); not priced (no run on this dataset "
+        "yet): de.")
+
+
 def test_the_per_unique_user_table_pairs_each_variant_with_its_default():
     def row(method, score, **config):
         return {"dataset": "citeulike-t", "method": method, "seed": 0, "ndcg@20": score,

@@ -78,6 +78,11 @@ def test_a_fit_interrupted_mid_epoch_resumes_to_the_uninterrupted_weights_and_hi
     assert len(resumed_logs.logs) == len(history.epoch) - 2  # epochs 3.. only
     assert_same_run(model, history, reference)
     assert not any(tmp_path.iterdir())  # checkpoints removed at the end
+    # The training time counts the epochs of the interrupted process too.
+    walls = history.history["epoch_wall_seconds"]
+    assert len(walls) == len(history.epoch) and all(wall > 0 for wall in walls)
+    assert history_summary(history)["training_seconds"] == pytest.approx(sum(walls))
+    assert sum(walls) > sum(logs["epoch_wall_seconds"] for logs in resumed_logs.logs)
 
 
 def test_a_fit_interrupted_after_it_stopped_early_does_not_train_on(split, tmp_path, reference):
