@@ -144,6 +144,13 @@ SETTINGS = {
             "rce_kd": {"weight": 10.0, "num_top": 100, "num_closure": 50, "max_rank": 150,
                        "beta": 5.0},
             "blackd": {"weight": 0.05},
+            # DE and PCKD: KDs gowalla/bpr (METHODS.md 2.1): 5 experts, not CiteULike's 30
+            # (a sixth of the projector's arithmetic), λ 0.005; PCKD α 0.5, Q 10, τ 0.01.
+            # DE-RRD's DE part as DE's; its RRD part keeps the DE-RRD repository's values.
+            "de": {"weight": 0.005, "num_experts": 5},
+            **{method: {"weight": 0.005, "num_experts": 5, "alpha": 0.5, "num_samples": 10,
+                        "tau": 0.01} for method in ("pckd_pair", "pckd_list", "pckd_hybrid")},
+            "de_rrd": {"de_weight": 0.005, "num_experts": 5},
         },
         "bd": {"warmup_epochs": 5, "refresh_every": 10},
         "hetcomp": {"dkc_every": 5},  # as on CiteULike-t: DKC at 5, 10, ..., 85 of 88

@@ -114,38 +114,61 @@ def run_hours(records) -> float:
                            for r in records) / 3600
 
 
-def remaining_hours_line(missing, records, earlier=(), earlier_epochs=None) -> str:
+def remaining_hours_line(missing, records, earlier=(), earlier_epochs=None,
+                         profile=()) -> str:
     """What the runs not yet made cost at the recorded speed.
 
     ``missing`` maps a method to its seeds not yet run; each run is priced by the mean of the
     method's ``records`` (``run_hours``), else by a superseded table of the same dataset
-    (``earlier``) at its s/epoch for ``earlier_epochs`` epochs. A BD scheme's ``_teacher`` rows
-    come from the scheme's own run and cost nothing apart.
+    (``earlier``) at its s/epoch for ``earlier_epochs`` epochs, else by the method's step in
+    ``profile`` (step_profile.py records at the dataset's sizes) x steps per epoch x
+    ``earlier_epochs``: a floor, without refreshes or the input pipeline. A BD scheme's
+    ``_teacher`` rows come from the scheme's own run and cost nothing apart.
     """
     def of(method, table):
         return [r for r in table if r["method"] == method]
 
-    priced, estimated, unknown = 0.0, 0.0, []
+    hours = {"run": 0.0, "earlier": 0.0, "profile": 0.0}
+    unknown = []
     for method, seeds in missing.items():
         if method.startswith("bd") and method.endswith("_teacher"):
             continue
         if of(method, records):
-            priced += len(seeds) * run_hours(of(method, records))
+            hours["run"] += len(seeds) * run_hours(of(method, records))
         elif of(method, earlier) and earlier_epochs:
-            estimated += len(seeds) * run_hours(
+            hours["earlier"] += len(seeds) * run_hours(
                 [{**r, "epochs": earlier_epochs} for r in of(method, earlier)])
+        elif of(method, profile) and earlier_epochs:
+            step, = of(method, profile)
+            hours["profile"] += (len(seeds) * step["step_ms"] / 1000 * step["steps_per_epoch"]
+                                 * earlier_epochs / 3600)
         else:
             unknown.append(method)
-    parts = [f"{priced:.1f} h for the methods run here before (the mean of their runs)"]
-    if estimated:
-        parts.append(f"{estimated:.1f} h for those priced from the superseded table "
+    parts = [f"{hours['run']:.1f} h for the methods run here before (the mean of their runs)"]
+    if hours["earlier"]:
+        parts.append(f"{hours['earlier']:.1f} h for those priced from the superseded table "
                      f"({earlier_epochs} epochs at its s/epoch)")
+    if hours["profile"]:
+        parts.append(f"{hours['profile']:.1f} h for those priced from their profiled step "
+                     f"(table \"Where a training step spends its time\": ms per step x steps "
+                     f"per epoch x {earlier_epochs} epochs, a floor)")
     line = (f"At the recorded speed ((s/epoch + refresh) x epochs; rows measured beside "
             f"another job overstate it up to 2x), these runs need about "
-            f"{priced + estimated:.1f} hours: {'; '.join(parts)}")
+            f"{sum(hours.values()):.1f} hours: {'; '.join(parts)}")
     if unknown:
         line += f"; not priced (no run on this dataset yet): {', '.join(unknown)}"
     return line + "."
+
+
+def protocol_profile(dataset, records) -> list:
+    """The step_profile.py records of ``dataset`` at distill.py's sizes (batch, teacher
+    dimension), default optimizer, no XLA, per-row list terms."""
+    settings = tune_methods().SETTINGS[dataset]
+    return [r for r in records if r["dataset"] == dataset and "steps_per_epoch" in r
+            and r["batch_size"] == settings["student_fit"].batch_size
+            and r["teacher_dim"] == settings["teacher"].dim
+            and r["student_dim"] == settings["student"].dim
+            and (r["optimizer"], r["jit"], r["per_unique_user"]) == ("lazy_adam", False, False)]
 
 
 def load(name):
@@ -688,8 +711,10 @@ def step_cost_section(records):
 def step_profile_section(records):
     """Where a step's time goes, per method (benchmarks/step_profile.py)."""
     lines = ["## Where a training step spends its time", "",
-             "Command: `python benchmarks/step_profile.py --repeats 20` (one fixed batch of "
-             "2048, compiled functions that each add one phase to the previous one; a phase "
+             "Command: `python benchmarks/step_profile.py --repeats 20` (CiteULike-t; the "
+             "Gowalla rows at distill.py's sizes: `--dataset gowalla --batch-size 4096 "
+             "--teacher-dim 300 --repeats 3 --methods fitnet de pckd_pair pckd_list pckd_hybrid "
+             "ftd htd vkd`; one fixed batch, compiled functions that each add one phase to the previous one; a phase "
              "is the difference of two timings, so a small one can read 0 within noise; "
              "`repeats`: the run's `--repeats`). "
              "`forward` holds sampling and scores for tasks that are not one sampling -> "
@@ -697,16 +722,18 @@ def step_profile_section(records):
     if not records:
         return lines + ["No record yet.", ""]
     phases = ("sampling", "scores", "forward", "gradient", "update")
-    lines += ["| dataset | device | optimizer | XLA | method | once per user | repeats | "
-              "ms per step | x scratch | " + " | ".join(f"{phase} ms" for phase in phases)
-              + " |", "|---|---|---|---|---|---|---|---|---|" + "---|" * len(phases)]
+    lines += ["| dataset | batch | teacher d | device | optimizer | XLA | method | once per user "
+              "| repeats | ms per step | x scratch | " + " | ".join(
+                  f"{phase} ms" for phase in phases) + " |",
+              "|---|---|---|---|---|---|---|---|---|---|---|" + "---|" * len(phases)]
     for r in records:
         cells = " | ".join(f"{r[phase + '_ms']:.1f}" if phase + "_ms" in r else ""
                            for phase in phases)
         once = "yes" if r.get("per_unique_user") and r["method"] != "scratch" else "no"
-        lines.append(f"| {r['dataset']} | {r['device']} | {r['optimizer']} | "
-                     f"{'yes' if r['jit'] else 'no'} | {r['method']} | {once} | "
-                     f"{r['repeats']} | {r['step_ms']:.1f} | {r['x_scratch']:.1f} | {cells} |")
+        lines.append(f"| {r['dataset']} | {r['batch_size']} | {r['teacher_dim']} | "
+                     f"{r['device']} | {r['optimizer']} | {'yes' if r['jit'] else 'no'} | "
+                     f"{r['method']} | {once} | {r['repeats']} | {r['step_ms']:.1f} | "
+                     f"{r['x_scratch']:.1f} | {cells} |")
     return lines + [""]
 
 
@@ -946,7 +973,8 @@ def main():
         # Gowalla's students run a fixed number of epochs: the superseded table prices
         # the methods not yet run under today's protocol.
         earlier = ((load("distill-gowalla-lr5e-3"),
-                    tune_methods().SETTINGS["gowalla"]["student_fit"].epochs)
+                    tune_methods().SETTINGS["gowalla"]["student_fit"].epochs,
+                    protocol_profile(dataset, load("step_profile")))
                    if dataset == "gowalla" else ())
         lines += distill_section(dataset, records, held_out=(
             held_out_scores(dataset, weight_records) if tuned_on_held_out else None),

@@ -4,7 +4,9 @@
     python benchmarks/step_profile.py --methods rrd dcd --optimizer adam --jit
 
 One fixed batch (``bpr_triples``, batch 2048), a 20-d BPR-MF student and an untrained 400-d
-teacher (cost does not depend on the teacher's weights). Five compiled ``tf.function``s are
+teacher (cost does not depend on the teacher's weights), each method with benchmarks/distill.py's
+hyperparameters for the dataset; ``--dataset gowalla --batch-size 4096
+--teacher-dim 300`` gives distill.py's Gowalla sizes. Five compiled ``tf.function``s are
 timed for each method, each a prefix of the next one's work:
 
     sampling   the task's ``targets`` (items and teacher signal of every row)
@@ -22,7 +24,7 @@ on a quiet machine. ``--optimizer`` and ``--jit`` (XLA for every function) show 
 step the update and TensorFlow's own kernels set; ``--per-unique-user`` profiles the list
 methods that offer it (RRD, SLD, DCD, BlackD) distilling each unique user of the batch once.
 Records: benchmarks/results/step_profile.json, one per (dataset, method, optimizer, jit,
-per_unique_user); rerun to replace.
+per_unique_user), with the steps of an epoch at the batch size; rerun to replace.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.arguments import benchmark_parser  # noqa: E402
+from benchmarks.distill import SETTINGS  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
 from benchmarks.step_cost import milliseconds_per_call  # noqa: E402
 from kdtfrs import tasks  # noqa: E402
@@ -125,6 +128,9 @@ def main(argv=None):
                         help="the list methods once per unique user (others are skipped)")
     args = parser.parse_args(argv)
 
+    # distill.py's hyperparameters for the dataset where it has them (e.g. Gowalla's 5 DE
+    # experts), the methods' defaults elsewhere
+    params = SETTINGS.get(args.dataset, {}).get("params", {})
     split = load_dataset(args.dataset)
     teacher = BPRMF(split.num_users, split.num_items, args.teacher_dim, seed=0)
     student = BPRMF(split.num_users, split.num_items, args.student_dim, seed=1)
@@ -137,6 +143,8 @@ def main(argv=None):
               "student_dim": args.student_dim, "batch_size": args.batch_size,
               "optimizer": args.optimizer, "jit": args.jit,
               "per_unique_user": args.per_unique_user, "repeats": args.repeats,
+              # an epoch's steps at this batch: every training pair once (bpr_triples)
+              "steps_per_epoch": -(-split.train.nnz // args.batch_size),
               "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU"}
 
     scratch_ms = None
@@ -146,7 +154,7 @@ def main(argv=None):
         task = None
         if method_id != "scratch":
             options = {"per_unique_user": True} if args.per_unique_user else {}
-            task = tasks.get(method_id, **options)
+            task = tasks.get(method_id, **{**params.get(method_id, {}), **options})
             task.prepare(signals, split.train, student)
             task.refresh(Embeddings.frozen(student), 0)
         optimizer = OPTIMIZERS[args.optimizer](1e-3)
