@@ -82,6 +82,20 @@ def test_quality_cost_plot_has_one_labelled_point_per_method():
     assert "no method recorded yet" in quality_cost_svg([], "title")
 
 
+@pytest.mark.parametrize("dataset", sorted(SETTINGS))
+def test_every_method_given_settings_builds_with_them(dataset):
+    settings = SETTINGS[dataset]
+    for method, params in settings["params"].items():
+        distillation = build_method(settings, method)
+        if "weight" in params:
+            assert distillation[0].weight == params["weight"]
+
+
+def test_gowalla_de_has_kds_gowalla_experts():
+    de, = build_method(SETTINGS["gowalla"], "de")
+    assert de.num_experts == 5  # KDs' gowalla/bpr, not CiteULike's 30
+
+
 def test_a_method_variant_changes_only_its_own_settings(tmp_path):
     method, key, value = parse_param("rrd:per_unique_user=true")
     assert (method, key, value) == ("rrd", "per_unique_user", True)
@@ -222,14 +236,18 @@ def test_the_runs_not_yet_made_are_priced_from_their_own_runs_else_the_supersede
 
     records = [run("kd", 30, 6, 100), run("kd", 42, 6, 50), run("bd", 10, 2, 300)]
     earlier = [run("rrd", 80, 0, 25), run("rrd", 100, 0, 25)]
-    missing = {"kd": [2], "rrd": [0, 1, 2], "bd": [1], "bd_teacher": [1], "de": [0, 1, 2]}
-    # kd: (3600 + 2400) / 2 s; bd: 3600 s, its teacher row free; rrd: 3 x 90 s x 40 epochs.
-    assert remaining_hours_line(missing, records, earlier, 40) == (
+    profile = [{"method": "fitnet", "step_ms": 500.0, "steps_per_epoch": 180}]
+    missing = {"kd": [2], "rrd": [0, 1, 2], "bd": [1], "bd_teacher": [1], "de": [0, 1, 2],
+               "fitnet": [1, 2]}
+    # kd: (3600 + 2400) / 2 s; bd: 3600 s, its teacher row free; rrd: 3 x 90 s x 40 epochs;
+    # fitnet: 2 x 0.5 s x 180 steps x 40 epochs.
+    assert remaining_hours_line(missing, records, earlier, 40, profile) == (
         "At the recorded speed ((s/epoch + refresh) x epochs; rows measured beside another "
-        "job overstate it up to 2x), these runs need about 4.8 hours: 1.8 h for the methods "
+        "job overstate it up to 2x), these runs need about 6.8 hours: 1.8 h for the methods "
         "run here before (the mean of their runs); 3.0 h for those priced from the "
-        "superseded table (40 epochs at its s/epoch); not priced (no run on this dataset "
-        "yet): de.")
+        "superseded table (40 epochs at its s/epoch); 2.0 h for those priced from their "
+        "profiled step (table \"Where a training step spends its time\": ms per step x "
+        "steps per epoch x 40 epochs, a floor); not priced (no run on this dataset yet): de.")
 
 
 def test_the_per_unique_user_table_pairs_each_variant_with_its_default():
