@@ -82,17 +82,20 @@ def phase_functions(student, optimizer, batch, task, jit):
     # The student's and the task's own (projectors, gates), as the Distiller trains them.
     variables = student.trainable_variables + (list(task.trainable_variables) if task else [])
 
+    # Both return the loss, as a training step does (it logs it): a term without gradient
+    # (FTD's teacher Gram) would otherwise be pruned from the graph and go untimed.
     def gradient():
         with tf.GradientTape() as tape:
             loss = loss_value()
-        return [tf.reduce_sum(tf.convert_to_tensor(g.values if isinstance(g, tf.IndexedSlices)
-                                                   else g))
-                for g in tape.gradient(loss, variables)]
+        return [loss] + [tf.reduce_sum(tf.convert_to_tensor(
+            g.values if isinstance(g, tf.IndexedSlices) else g))
+            for g in tape.gradient(loss, variables)]
 
     def step():
         with tf.GradientTape() as tape:
             loss = loss_value()
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
 
     functions = {"forward": loss_value, "gradient": gradient, "update": step}
     if task is not None and splits_into_chain(task):

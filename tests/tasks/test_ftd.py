@@ -5,7 +5,8 @@ import pytest
 
 from kdtfrs._keras import tf
 from kdtfrs.embeddings import Embeddings
-from kdtfrs.tasks.topology import FTD, batch_entities, spread_over_rows
+from kdtfrs.tasks.topology import (FTD, batch_entities, cosine_matrix, entity_vectors,
+                                   spread_over_rows)
 from tests.tasks import embedding_task_checks as embedding_checks
 from tests.tasks import task_checks as checks
 
@@ -37,6 +38,28 @@ def test_loss_matches_numpy_and_is_spread_over_rows(ftd, student, features):
     np.testing.assert_allclose(per_row, np.full(12, expected / 12), rtol=1e-5)
     np.testing.assert_allclose(ftd(features, student), 0.2 * expected / 12, rtol=1e-5)
     checks.assert_weighted_is_weight_times_per_row(ftd, features, Embeddings.of(student))
+
+
+def test_the_gram_form_has_the_pairwise_forms_value_and_gradients(ftd, student, features):
+    """``‖TᵀT‖² − 2‖TᵀS‖² + ‖SᵀS‖²`` against the |E_B| x |E_B| cosine matrices it replaces."""
+    users, items = batch_entities(features)
+    teacher = entity_vectors(ftd.teacher, users, items)
+
+    def pairwise():
+        vectors = entity_vectors(Embeddings.of(student), users, items)
+        return tf.reduce_sum(tf.square(cosine_matrix(teacher, teacher)
+                                       - cosine_matrix(vectors, vectors)))
+
+    values, gradients = [], []
+    for loss in (pairwise, lambda: ftd.batch_loss(features, Embeddings.of(student))):
+        with tf.GradientTape() as tape:
+            values.append(loss())
+        gradients.append(tape.gradient(values[-1], student.trainable_variables))
+    np.testing.assert_allclose(values[1], values[0], rtol=1e-5)
+    for gram, reference in zip(*gradients):
+        reference = tf.convert_to_tensor(reference).numpy()
+        assert np.abs(reference).max() > 1e-3
+        np.testing.assert_allclose(tf.convert_to_tensor(gram), reference, rtol=1e-4, atol=1e-7)
 
 
 def test_entities_are_unique_users_and_items_of_the_batch(ftd, student, features):
