@@ -23,6 +23,15 @@ def prototypes(vectors, groups, num_groups):
     return tf.math.divide_no_nan(sums, counts[:, None]), counts > 0
 
 
+def same_group_errors(teacher, student, groups):
+    """float32: ``Σ (cos_S(a,b) − cos_T(a,b))²`` over the pairs of rows in the same group whose
+    teacher cosine is positive (HTD's entity term for one side, users or items)."""
+    teacher_cosines = cosine_matrix(teacher, teacher)
+    same_group = tf.equal(groups[:, None], groups[None, :]) & (teacher_cosines > 0)
+    errors = tf.square(cosine_matrix(student, student) - teacher_cosines)
+    return tf.reduce_sum(tf.where(same_group, errors, 0.0))
+
+
 class HTD(DE):
     """Hierarchical topology distillation: relations within groups and to group prototypes.
 
@@ -113,13 +122,13 @@ class HTD(DE):
         student_users, student_items = student.users(users), student.items(items)
 
         groups = tf.stop_gradient(self.groups(teacher_users, teacher_items))
+        # Item groups are offset from the users': no user shares a group with an item, so
+        # the entity term is the users' block plus the items', never the cross block.
+        user_count = tf.shape(users)[0]
+        entity = (same_group_errors(teacher_users, student_users, groups[:user_count])
+                  + same_group_errors(teacher_items, student_items, groups[user_count:]))
         teacher = tf.concat([teacher_users, teacher_items], 0)
         student_vectors = tf.concat([student_users, student_items], 0)
-        teacher_cosines = cosine_matrix(teacher, teacher)
-        same_group = tf.equal(groups[:, None], groups[None, :]) & (teacher_cosines > 0)
-        entity_errors = tf.square(cosine_matrix(student_vectors, student_vectors)
-                                  - teacher_cosines)
-        entity = tf.reduce_sum(tf.where(same_group, entity_errors, 0.0))
 
         num_groups = 2 * self.num_experts
         teacher_prototypes, present = prototypes(teacher, groups, num_groups)
