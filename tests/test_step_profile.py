@@ -1,0 +1,17 @@
+"""benchmarks/step_profile.py on the embedded synthetic data: one record per method, timed."""
+
+import json
+
+from benchmarks import step_profile
+
+
+def test_profiles_each_method_and_records_an_epochs_steps(tmp_path):
+    results = tmp_path / "profile.json"
+    step_profile.main(["--dataset", "synthetic", "--batch-size", "256", "--teacher-dim", "32",
+                       "--repeats", "1", "--methods", "kd", "ftd", "--results", str(results)])
+    records = {r["method"]: r for r in json.loads(results.read_text())}
+    assert set(records) == {"scratch", "kd", "ftd"}
+    for record in records.values():
+        assert record["step_ms"] > 0 and record["steps_per_epoch"] > 1
+    assert {"sampling_ms", "scores_ms", "update_ms"} <= set(records["kd"])  # a chain: split
+    assert "sampling_ms" not in records["ftd"]  # a batch-level loss: forward holds it all
