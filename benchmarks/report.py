@@ -713,7 +713,8 @@ def step_profile_section(records):
     lines = ["## Where a training step spends its time", "",
              "Command: `python benchmarks/step_profile.py --repeats 20` (CiteULike-t; the "
              "Gowalla rows at distill.py's sizes: `--dataset gowalla --batch-size 4096 "
-             "--teacher-dim 300 --repeats 3`; one fixed batch, compiled functions that each add one phase to the previous one; a phase "
+             "--teacher-dim 300 --repeats 3`; HTD with distill.py's trained teacher, `--teacher "
+             "WORK/DATASET/teacher`, as its groups depend on it; one fixed batch, compiled functions that each add one phase to the previous one; a phase "
              "is the difference of two timings, so a small one can read 0 within noise; "
              "`repeats`: the run's `--repeats`). "
              "`forward` holds sampling and scores for tasks that are not one sampling -> "
@@ -729,7 +730,8 @@ def step_profile_section(records):
         cells = " | ".join(f"{r[phase + '_ms']:.1f}" if phase + "_ms" in r else ""
                            for phase in phases)
         once = "yes" if r.get("per_unique_user") and r["method"] != "scratch" else "no"
-        lines.append(f"| {r['dataset']} | {r['batch_size']} | {r['teacher_dim']} | "
+        teacher = f"{r['teacher_dim']}{' (trained)' if r.get('trained_teacher') else ''}"
+        lines.append(f"| {r['dataset']} | {r['batch_size']} | {teacher} | "
                      f"{r['device']} | {r['optimizer']} | {'yes' if r['jit'] else 'no'} | "
                      f"{r['method']} | {once} | {r['repeats']} | {r['step_ms']:.1f} | "
                      f"{r['x_scratch']:.1f} | {cells} |")

@@ -4,8 +4,9 @@
     python benchmarks/step_profile.py --methods rrd dcd --optimizer adam --jit
 
 One fixed batch (``bpr_triples``, batch 2048), a 20-d BPR-MF student and an untrained 400-d
-teacher (cost does not depend on the teacher's weights), each method with benchmarks/distill.py's
-hyperparameters for the dataset; ``--dataset gowalla --batch-size 4096
+teacher (the cost of most methods does not depend on the teacher's weights; HTD's does, through
+the groups its gates assign: ``--teacher DIR`` profiles with a trained teacher, e.g. distill.py's
+under ``--work``), each method with benchmarks/distill.py's hyperparameters for the dataset; ``--dataset gowalla --batch-size 4096
 --teacher-dim 300`` gives distill.py's Gowalla sizes. Five compiled ``tf.function``s are
 timed for each method, each a prefix of the next one's work:
 
@@ -38,7 +39,7 @@ from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.distill import SETTINGS  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
 from benchmarks.step_cost import milliseconds_per_call  # noqa: E402
-from kdtfrs import tasks  # noqa: E402
+from kdtfrs import model_dir, tasks  # noqa: E402
 from kdtfrs._keras import keras, tf  # noqa: E402
 from kdtfrs.data import bpr_triples, load_dataset  # noqa: E402
 from kdtfrs.embeddings import Embeddings  # noqa: E402
@@ -120,6 +121,8 @@ def main(argv=None):
     parser = benchmark_parser(__doc__, "step_profile.json", trains=False, skips=False)
     parser.add_argument("--dataset", default="citeulike-t")
     parser.add_argument("--teacher-dim", type=int, default=400)
+    parser.add_argument("--teacher", help="a trained teacher's model directory (in place of "
+                        "an untrained one of --teacher-dim)")
     parser.add_argument("--student-dim", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=10)
@@ -135,7 +138,11 @@ def main(argv=None):
     # experts), the methods' defaults elsewhere
     params = SETTINGS.get(args.dataset, {}).get("params", {})
     split = load_dataset(args.dataset)
-    teacher = BPRMF(split.num_users, split.num_items, args.teacher_dim, seed=0)
+    if args.teacher:
+        teacher = model_dir.load(args.teacher, split.train)
+        args.teacher_dim = int(teacher.user_embedding.shape[-1])
+    else:
+        teacher = BPRMF(split.num_users, split.num_items, args.teacher_dim, seed=0)
     student = BPRMF(split.num_users, split.num_items, args.student_dim, seed=1)
     batch = next(iter(bpr_triples(split.train, args.batch_size, seed=0)))
     signals = TeacherSignals(teacher, split.train)
@@ -143,6 +150,7 @@ def main(argv=None):
                           ("dataset", "method", "optimizer", "jit", "per_unique_user"))
     methods = [m for m in args.methods if not args.per_unique_user or m in PER_UNIQUE_USER]
     common = {"dataset": args.dataset, "teacher_dim": args.teacher_dim,
+              "trained_teacher": bool(args.teacher),
               "student_dim": args.student_dim, "batch_size": args.batch_size,
               "optimizer": args.optimizer, "jit": args.jit,
               "per_unique_user": args.per_unique_user, "repeats": args.repeats,

@@ -23,13 +23,52 @@ def prototypes(vectors, groups, num_groups):
     return tf.math.divide_no_nan(sums, counts[:, None]), counts > 0
 
 
-def same_group_errors(teacher, student, groups):
-    """float32: ``Σ (cos_S(a,b) − cos_T(a,b))²`` over the pairs of rows in the same group whose
-    teacher cosine is positive (HTD's entity term for one side, users or items)."""
-    teacher_cosines = cosine_matrix(teacher, teacher)
-    same_group = tf.equal(groups[:, None], groups[None, :]) & (teacher_cosines > 0)
-    errors = tf.square(cosine_matrix(student, student) - teacher_cosines)
-    return tf.reduce_sum(tf.where(same_group, errors, 0.0))
+#: Rows per tile of ``same_group_errors``.
+TILE = 256
+
+
+def same_group_errors(teacher, student, groups, tile=TILE):
+    """float32: ``Σ (cos_S(a,b) − cos_T(a,b))²`` over the ordered pairs of rows in the same
+    group whose teacher cosine is positive (HTD's entity term for one side, users or items).
+
+    Only same-group pairs count, so the N x N cosine matrices are never formed: the rows are
+    sorted by group and cut into tiles of ``tile`` rows, and only the pairs of tiles that
+    share a group are related (for G balanced groups about N²/G pairs instead of N²; one
+    group alone falls back to every tile pair, the N² of the plain form). Padding rows are
+    zero: their cosines are 0 and never pass the positive-teacher-cosine mask.
+
+    Args:
+      teacher, student: float32 [N, d_T], [N, d_S], the rows' vectors.
+      groups: int32 [N], the rows' groups.
+      tile: rows per tile.
+    """
+    count = tf.size(groups)
+    tiles = (count + tile - 1) // tile
+    order = tf.argsort(groups, stable=True)
+    padding = tiles * tile - count
+
+    def tiled(values, fill=0):  # [tiles, tile, ...]: the rows in group order, padded
+        values = tf.gather(values, order)
+        values = tf.pad(values, [[0, padding]] + [[0, 0]] * (values.shape.rank - 1),
+                        constant_values=fill)
+        return tf.reshape(values, tf.concat([[tiles, tile], tf.shape(values)[1:]], 0))
+
+    # Padding rows take the largest group, so they widen no tile's range of groups.
+    tile_groups = tiled(groups, fill=tf.reduce_max(groups))
+    lowest, highest = tile_groups[:, 0], tile_groups[:, -1]
+    sharing = (lowest[:, None] <= highest[None, :]) & (lowest[None, :] <= highest[:, None])
+    left, right = tf.unstack(tf.cast(tf.where(sharing), tf.int32), axis=1)
+    teacher_tiles = tiled(tf.math.l2_normalize(teacher, axis=-1))
+    student_tiles = tiled(tf.math.l2_normalize(student, axis=-1))
+
+    def cosines(blocks):  # [tile pairs, tile, tile]
+        return tf.matmul(tf.gather(blocks, left), tf.gather(blocks, right), transpose_b=True)
+
+    teacher_cosines = cosines(teacher_tiles)
+    errors = tf.square(cosines(student_tiles) - teacher_cosines)
+    same_group = tf.equal(tf.gather(tile_groups, left)[:, :, None],
+                          tf.gather(tile_groups, right)[:, None, :])
+    return tf.reduce_sum(tf.where(same_group & (teacher_cosines > 0), errors, 0.0))
 
 
 class HTD(DE):

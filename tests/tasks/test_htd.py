@@ -7,7 +7,8 @@ from kdtfrs import samplers
 from kdtfrs._keras import tf
 from kdtfrs.embeddings import Embeddings
 from kdtfrs.layers import annealed_temperature
-from kdtfrs.tasks.htd import HTD
+from kdtfrs.tasks.htd import HTD, same_group_errors
+from kdtfrs.tasks.topology import cosine_matrix
 from kdtfrs.tasks.topology import batch_entities
 from tests.tasks import embedding_task_checks as embedding_checks
 from tests.tasks import task_checks as checks
@@ -183,3 +184,38 @@ def test_distiller_trains_gates_experts_and_student(split):
     embedding_checks.distill(split, task)
     assert float(task.user_projector.temperature.numpy()) == pytest.approx(
         annealed_temperature(1, 4))
+
+
+@pytest.mark.parametrize("tile", [2, 3, 5, 256])
+@pytest.mark.parametrize("groups", [[0, 1, 2, 1, 0, 2, 2, 1, 0, 3, 1, 2],
+                                    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                                    [4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4]])
+def test_same_group_pairs_tile_by_tile_equal_the_masked_square(groups, tile):
+    """Against NumPy, and the gradient against the N x N masked form's."""
+    rng = np.random.default_rng(0)
+    teacher = tf.constant(rng.standard_normal((len(groups), 6)), tf.float32)
+    student = tf.Variable(rng.standard_normal((len(groups), 3)), dtype=tf.float32)
+    groups = tf.constant(groups, tf.int32)
+    cos_teacher, cos_student = (embedding_checks.cosines(v.numpy()) for v in (teacher, student))
+    same = groups.numpy()[:, None] == groups.numpy()[None, :]
+    expected = (((cos_student - cos_teacher) ** 2) * (same & (cos_teacher > 0))).sum()
+
+    def masked_square():
+        teacher_cosines = cosine_matrix(teacher, teacher)
+        errors = tf.square(cosine_matrix(student, student) - teacher_cosines)
+        keep = tf.equal(groups[:, None], groups[None, :]) & (teacher_cosines > 0)
+        return tf.reduce_sum(tf.where(keep, errors, 0.0))
+
+    results = []
+    for errors in (masked_square, lambda: same_group_errors(teacher, student, groups, tile)):
+        with tf.GradientTape() as tape:
+            value = errors()
+        results.append((value.numpy(), tape.gradient(value, student).numpy()))
+    assert expected > 0
+    np.testing.assert_allclose(results[1][0], expected, rtol=1e-5)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-4, atol=1e-6)
+
+
+def test_same_group_pairs_of_no_rows_are_zero():
+    empty = tf.zeros([0, 4])
+    assert float(same_group_errors(empty, empty, tf.zeros([0], tf.int32))) == 0.0
