@@ -67,7 +67,7 @@ def phase_functions(student, optimizer, batch, task, jit):
         tables = student.embeddings(training=True)
         loss = student.compute_loss(batch, training=True, embeddings=tables)
         if task is not None:
-            view = Embeddings.from_tables(*tables)
+            view = Embeddings.from_tables(*tables, product_gradient=not jit)
             loss += tf.reduce_mean(task.weighted_loss(batch, view, seed))
         return loss
 
@@ -77,7 +77,8 @@ def phase_functions(student, optimizer, batch, task, jit):
 
     def scores():
         items, labels = task.targets(batch, seed)
-        student_scores = Embeddings.of(student, training=True).score(batch["user"], items)
+        student_scores = Embeddings.from_tables(
+            *student.embeddings(training=True), product_gradient=not jit).score(batch["user"], items)
         return tf.reduce_sum(student_scores), tf.reduce_sum(labels)  # labels: nothing pruned
 
     # The student's and the task's own (projectors, gates), as the Distiller trains them.

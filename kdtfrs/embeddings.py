@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 
 from kdtfrs._keras import tf
+from kdtfrs.gathered_scores import gathered_scores
 
 
 class Embeddings:
@@ -39,11 +40,18 @@ class Embeddings:
         self.num_items = int(num_items)
         self.dim = int(dim)
         self._tables = None
+        self._product_gradient = False
 
     # -- constructors ------------------------------------------------------------------------
     @classmethod
-    def from_tables(cls, user_table, item_table) -> "Embeddings":
-        """Rows of two [U, d] and [I, d] tensors (or variables); gradients flow into them."""
+    def from_tables(cls, user_table, item_table, product_gradient=True) -> "Embeddings":
+        """Rows of two [U, d] and [I, d] tensors (or variables); gradients flow into them.
+
+        With ``product_gradient`` (default), ``score`` sends the item table its gradient as
+        one sparse-dense product over the items touched (``kdtfrs.gathered_scores``) rather
+        than a row per score; it cannot be compiled with XLA: pass False inside a
+        ``jit_compile`` function.
+        """
         if user_table.shape[-1] != item_table.shape[-1]:
             raise ValueError(
                 f"user and item embeddings must have the same width, got {user_table.shape} "
@@ -53,6 +61,7 @@ class Embeddings:
                    functools.partial(tf.gather, item_table),
                    user_table.shape[0], item_table.shape[0], user_table.shape[-1])
         view._tables = (user_table, item_table)
+        view._product_gradient = bool(product_gradient)
         return view
 
     @classmethod
@@ -101,6 +110,8 @@ class Embeddings:
 
     def score(self, users, items):
         """float32 [B, N]: ``<e_{users[b]}, e_{items[b, n]}>``."""
+        if self._product_gradient:
+            return gathered_scores(*self._tables, users, items)
         return tf.linalg.matvec(self.items(items), self.users(users))
 
     def score_all(self, users):
@@ -113,10 +124,12 @@ class Embeddings:
                           self.num_users, self.dim)
         if self._tables is not None:
             view._tables = self._tables[::-1]
+            view._product_gradient = self._product_gradient
         return view
 
     def restricted_to_items(self, columns) -> "Embeddings":
         """Only the items ``columns`` (re-indexed 0..len-1 in the given order)."""
         columns = tf.constant(columns, tf.int32)
         user_table, item_table = self.tables()
-        return Embeddings.from_tables(user_table, tf.gather(item_table, columns))
+        return Embeddings.from_tables(user_table, tf.gather(item_table, columns),
+                                      self._product_gradient)

@@ -1,0 +1,71 @@
+"""gathered_scores: the gather-and-dot scores, with the item table's gradient as one product."""
+
+import numpy as np
+import pytest
+
+from kdtfrs._keras import tf
+from kdtfrs.embeddings import Embeddings
+from kdtfrs.gathered_scores import gathered_scores
+from kdtfrs.models import LazyAdam
+
+
+@pytest.fixture()
+def case():
+    rng = np.random.default_rng(0)
+    users = tf.constant([3, 0, 3, 5], tf.int32)  # a repeated user
+    items = tf.constant(rng.integers(0, 7, (4, 6)), tf.int32)  # repeats within and across rows
+    user_table = tf.Variable(rng.standard_normal((6, 3)), dtype=tf.float32)
+    item_table = tf.Variable(rng.standard_normal((9, 3)), dtype=tf.float32)  # 7, 8 never drawn
+    weights = tf.constant(rng.standard_normal((4, 6)), tf.float32)
+    return users, items, user_table, item_table, weights
+
+
+def value_and_gradients(score, case, compile_=False):
+    users, items, user_table, item_table, weights = case
+
+    def run():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(weights * score(user_table, item_table, users, items))
+        return loss, tape.gradient(loss, [user_table, item_table])
+
+    return tf.function(run)() if compile_ else run()
+
+
+def plain(user_table, item_table, users, items):
+    return tf.linalg.matvec(tf.gather(item_table, items), tf.gather(user_table, users))
+
+
+@pytest.mark.parametrize("compile_", [False, True])
+def test_same_scores_and_gradients_as_the_gather(case, compile_):
+    loss, (user_gradient, item_gradient) = value_and_gradients(gathered_scores, case, compile_)
+    reference_loss, reference = value_and_gradients(plain, case)
+    np.testing.assert_allclose(loss, reference_loss, rtol=1e-6)
+    for got, expected in zip((user_gradient, item_gradient), reference):
+        assert isinstance(got, tf.IndexedSlices)
+        np.testing.assert_allclose(tf.convert_to_tensor(got), tf.convert_to_tensor(expected),
+                                   rtol=1e-5, atol=1e-6)
+    # the item rows: each drawn item once, in increasing order; 7 and 8 untouched
+    np.testing.assert_array_equal(item_gradient.indices, np.unique(case[1].numpy()))
+
+
+def test_a_lazy_optimizer_leaves_undrawn_items_alone(case):
+    _, (user_gradient, item_gradient) = value_and_gradients(gathered_scores, case)
+    user_table, item_table = case[2], case[3]
+    before = item_table.numpy()
+    LazyAdam(0.1).apply_gradients([(user_gradient, user_table), (item_gradient, item_table)])
+    after = item_table.numpy()
+    drawn = np.unique(case[1].numpy())
+    assert not np.allclose(after[drawn], before[drawn])
+    np.testing.assert_array_equal(np.delete(after, drawn, axis=0),
+                                  np.delete(before, drawn, axis=0))
+
+
+def test_embeddings_score_with_and_without_the_product_gradient(case):
+    users, items, user_table, item_table, _ = case
+    for product_gradient in (True, False):
+        view = Embeddings.from_tables(user_table, item_table, product_gradient)
+        np.testing.assert_allclose(view.score(users, items),
+                                   plain(user_table, item_table, users, items), rtol=1e-6)
+        np.testing.assert_allclose(view.transposed().score(items[:, 0], users[:, None]),
+                                   plain(item_table, user_table, items[:, 0], users[:, None]),
+                                   rtol=1e-6)
