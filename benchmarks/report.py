@@ -689,7 +689,9 @@ def consistency_section(records):
 
 def step_cost_section(records):
     lines = ["## Cost of one training step", "",
-             "Command: `python benchmarks/step_cost.py --touch 2 8 50 150 300` (one fixed "
+             "Command: `python benchmarks/step_cost.py --touch 2 8 50 150 300`; Gowalla: "
+             "`--dataset gowalla --teacher-dim 300 --batch-size 4096 --methods cd dcd rce_kd` "
+             "(one fixed "
              "batch, each step a compiled `tf.function`: the student's BPR loss plus the "
              "method's term, gradients and the LazyAdam update; no input pipeline, no "
              "evaluation; fastest of 5 rounds). `prepare` is the one-off teacher pass, "

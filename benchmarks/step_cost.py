@@ -11,8 +11,9 @@ student's BPR step alone and with each method's weighted term, each step a compi
 weights. Also reports the once-per-run ``prepare`` (teacher lists, computed afresh per
 method) and the per-epoch ``refresh`` (student lists). ``--touch N ...`` adds a floor per N:
 the BPR step plus a term that only scores N fixed items per example with the student (a dot
-product, no loss math), i.e. the gather of B x N item rows and the scatter of their
-gradients that any method distilling N items per example pays. Run it on a quiet machine.
+product through ``Embeddings.score``, as the methods score, no loss math), i.e. the gather of
+B x N item rows and the gradient into them that any method distilling N items per example
+pays. Run it on a quiet machine.
 Records: benchmarks/results/step_cost.json, one per dataset x method (rerun to replace).
 """
 
@@ -29,6 +30,7 @@ from benchmarks.records import ResultsFile  # noqa: E402
 from kdtfrs import method_ids, tasks  # noqa: E402
 from kdtfrs._keras import tf  # noqa: E402
 from kdtfrs.data import bpr_triples, load_dataset  # noqa: E402
+from kdtfrs.embeddings import Embeddings  # noqa: E402
 from kdtfrs.models import BPRMF, LazyAdam  # noqa: E402
 from kdtfrs.signals import TeacherSignals  # noqa: E402
 
@@ -52,8 +54,9 @@ def training_step(student, optimizer, batch, method=None):
     def step():
         with tf.GradientTape() as tape:
             loss = student.compute_loss(batch, training=True)
-            if method is not None:
-                loss += tf.reduce_mean(method.weighted_loss(batch, student, seed))
+            if method is not None:  # given the student's embeddings, as the Distiller does
+                view = Embeddings.of(student, training=True)
+                loss += tf.reduce_mean(method.weighted_loss(batch, view, seed))
         variables = student.trainable_variables
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
 
@@ -62,12 +65,11 @@ def training_step(student, optimizer, batch, method=None):
 
 def touch_items(num_items, batch_size, count):
     """A stand-in term scoring ``count`` fixed random items per example (method "touch-N")."""
-    items = tf.random.stateless_uniform([batch_size, count], [3, count], 0, num_items, tf.int64)
+    items = tf.random.stateless_uniform([batch_size, count], [3, count], 0, num_items, tf.int32)
 
     class Touch:
         def weighted_loss(self, batch, student, seed):
-            return 1e-3 * tf.reduce_mean(student.score(batch["user"], items, training=True),
-                                         axis=1)
+            return 1e-3 * tf.reduce_mean(student.score(batch["user"], items), axis=1)
 
     return Touch()
 
