@@ -418,13 +418,24 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
     return lines + [""]
 
 
-def reproduction_section(recorded, rerun):
-    """Seed-0 rows of distill.json against the same runs made again after the move to tasks."""
-    lines = ["## The methods as tasks reproduce their recorded rows (CiteULike-t, seed 0)", "",
-             "`kdtfrs.methods` became `kdtfrs.tasks`; the same benchmark, settings and seed were "
-             "run again (`python benchmarks/distill.py --datasets citeulike-t --seeds 0 "
-             "--results benchmarks/results/distill-tasks-reproduction.json`).", "",
-             "| method | recorded ndcg@20 (epochs) | as a task (epochs) | difference |",
+#: (results file, title, what changed, the rerun's column) of each reproduction of seed-0 rows
+REPRODUCTIONS = (
+    ("distill-tasks-reproduction", "The methods as tasks reproduce their recorded rows",
+     "`kdtfrs.methods` became `kdtfrs.tasks`", "as a task"),
+    ("distill-product-gradient", "The item gradient as one sparse product reproduces the rows",
+     "the item table's gradient became one sparse-dense product (`kdtfrs.gathered_scores`, "
+     "2026-12-05)", "with the product"),
+)
+
+
+def reproduction_section(recorded, rerun, name, title, change, column):
+    """Seed-0 rows of distill.json against the same runs made again after ``change``
+    (``rerun``: the records of results file ``name``)."""
+    lines = [f"## {title} (CiteULike-t, seed 0)", "",
+             f"{change[0].upper() + change[1:]}; the same benchmark, settings and seed were run "
+             f"again (`python benchmarks/distill.py --datasets citeulike-t --seeds 0 "
+             f"--results benchmarks/results/{name}.json`).", "",
+             f"| method | recorded ndcg@20 (epochs) | {column} (epochs) | difference |",
              "|---|---|---|---|"]
     old = {r["method"]: r for r in recorded if r["dataset"] == "citeulike-t" and r["seed"] == 0}
     for method in METHOD_ORDER:
@@ -984,9 +995,10 @@ def main():
             earlier=earlier)
         lines += popularity_section(dataset, records)
         lines += write_quality_cost_plot(dataset, records)
-    rerun = load("distill-tasks-reproduction")
-    if rerun:
-        lines += reproduction_section(distill, rerun)
+    for name, *text in REPRODUCTIONS:
+        rerun = load(name)
+        if rerun:
+            lines += reproduction_section(distill, rerun, name, *text)
     per_unique_user = load("distill-per-unique-user")
     if per_unique_user:
         lines += per_unique_user_section(distill, per_unique_user)
