@@ -3,8 +3,8 @@
     python benchmarks/loss_scale.py --work /path/to/distill/work --methods ftd htd
 
 For a method's weight, what matters is the size of its term next to BPR's: a term many times
-the student's loss drowns it. On the first batch (``bpr_triples``, seed 0, batch 2048) of
-benchmarks/distill.py's dataset, with its trained teacher (``--work``, trained there if
+the student's loss drowns it. On the first batch (``bpr_triples``, seed 0, distill.py's batch
+size: 2048 on CiteULike-t, 4096 on Gowalla) of benchmarks/distill.py's dataset, with its trained teacher (``--work``, trained there if
 missing) and an untrained 20-d student, this records the BPR loss and each method's term at
 weight 1 (``task(batch, student, seed)``: kdtfrs' per-row mean). Records:
 benchmarks/results/loss_scale.json, one per dataset x method (rerun to replace).
@@ -39,7 +39,7 @@ def main(argv=None):
                                        args.verbose)
     signals = TeacherSignals(teacher, split.train)
     student = settings["student"].build(split, 0)
-    batch = next(iter(bpr_triples(split.train, 2048, 1, seed=0)))
+    batch = next(iter(bpr_triples(split.train, settings["student_fit"].batch_size, 1, seed=0)))
     bpr = float(student.compute_loss(batch))
     results = ResultsFile(args.results, ("dataset", "method"))
     for method_id in args.methods:
