@@ -726,8 +726,10 @@ def step_profile_section(records):
     lines = ["## Where a training step spends its time", "",
              "Command: `python benchmarks/step_profile.py --repeats 20` (CiteULike-t; the "
              "Gowalla rows at distill.py's sizes: `--dataset gowalla --batch-size 4096 "
-             "--teacher-dim 300 --repeats 3`; HTD with distill.py's trained teacher (its default `--work`: `--teacher "
-             "benchmarks/checkpoints/gowalla/teacher`), as its groups depend on it; one fixed batch, compiled functions that each add one phase to the previous one; a phase "
+             "--teacher-dim 300 --repeats 3`; HTD with distill.py's trained teacher (its "
+             "default `--work`: `--teacher benchmarks/checkpoints/gowalla/teacher`), as its "
+             "groups depend on it; one fixed batch, compiled functions that each add one phase "
+             "to the previous one; a phase "
              "is the difference of two timings, so a small one can read 0 within noise; "
              "`repeats`: the run's `--repeats`). "
              "`forward` holds sampling and scores for tasks that are not one sampling -> "

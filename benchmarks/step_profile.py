@@ -5,9 +5,10 @@
 
 One fixed batch (``bpr_triples``, batch 2048), a 20-d BPR-MF student and an untrained 400-d
 teacher (the cost of most methods does not depend on the teacher's weights; HTD's does, through
-the groups its gates assign: ``--teacher DIR`` profiles with a trained teacher, e.g. distill.py's
-under ``--work``), each method with benchmarks/distill.py's hyperparameters for the dataset; ``--dataset gowalla --batch-size 4096
---teacher-dim 300`` gives distill.py's Gowalla sizes. Five compiled ``tf.function``s are
+the groups its gates assign: ``--teacher DIR`` profiles with a trained teacher, e.g.
+distill.py's under ``--work``), each method with benchmarks/distill.py's hyperparameters for
+the dataset; ``--dataset gowalla --batch-size 4096 --teacher-dim 300`` gives distill.py's
+Gowalla sizes. Five compiled ``tf.function``s are
 timed for each method, each a prefix of the next one's work:
 
     sampling   the task's ``targets`` (items and teacher signal of every row)
@@ -77,8 +78,9 @@ def phase_functions(student, optimizer, batch, task, jit):
 
     def scores():
         items, labels = task.targets(batch, seed)
-        student_scores = Embeddings.from_tables(
-            *student.embeddings(training=True), product_gradient=not jit).score(batch["user"], items)
+        view = Embeddings.from_tables(*student.embeddings(training=True),
+                                      product_gradient=not jit)
+        student_scores = view.score(batch["user"], items)
         return tf.reduce_sum(student_scores), tf.reduce_sum(labels)  # labels: nothing pruned
 
     # The student's and the task's own (projectors, gates), as the Distiller trains them.

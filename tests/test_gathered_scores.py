@@ -69,3 +69,16 @@ def test_embeddings_score_with_and_without_the_product_gradient(case):
         np.testing.assert_allclose(view.transposed().score(items[:, 0], users[:, None]),
                                    plain(item_table, user_table, items[:, 0], users[:, None]),
                                    rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(0, 6), (2, 0)])  # an empty replica batch; no items drawn
+def test_empty_batches_score_nothing_and_move_nothing(case, shape):
+    _, _, user_table, item_table, _ = case
+    users = tf.zeros(shape[:1], tf.int32)
+    items = tf.zeros(shape, tf.int32)
+    with tf.GradientTape() as tape:
+        scores = gathered_scores(user_table, item_table, users, items)
+        total = tf.reduce_sum(scores)
+    assert scores.shape == shape
+    for gradient in tape.gradient(total, [user_table, item_table]):
+        assert not np.any(tf.convert_to_tensor(gradient).numpy())

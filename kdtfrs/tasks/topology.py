@@ -35,8 +35,8 @@ def cosine_matrix(left, right):
 
 
 def squared_gram_norm(left, right):
-    """Scalar of the inputs' dtype: ``‖left rightᵀ‖²_F``, computed as ``‖leftᵀ right‖²_F`` (the pairs of the
-    N rows never formed: O(N d_left d_right) rather than O(N² d))."""
+    """Scalar of the inputs' dtype: ``‖left rightᵀ‖²_F``, computed as ``‖leftᵀ right‖²_F``
+    (the pairs of the N rows never formed: O(N d_left d_right) rather than O(N² d))."""
     return tf.reduce_sum(tf.square(tf.matmul(left, right, transpose_a=True)))
 
 
