@@ -33,9 +33,10 @@ def same_group_errors(teacher, student, groups, tile=TILE):
 
     Only same-group pairs count, so the N x N cosine matrices are never formed: the rows are
     sorted by group and cut into tiles of ``tile`` rows, and only the pairs of tiles that
-    share a group are related (for G balanced groups about N²/G pairs instead of N²; one
-    group alone falls back to every tile pair, the N² of the plain form). Padding rows are
-    zero: their cosines are 0 and never pass the positive-teacher-cosine mask.
+    share a group are related (for G balanced groups about N²/G pairs instead of N²). Padding
+    rows are zero: their cosines are 0 and never pass the positive-teacher-cosine mask. When
+    the tile pairs would cover as many pairs as the N x N matrices (a gate that put most rows
+    in one group), the plain masked N x N form runs instead, without copying tiles.
 
     Args:
       teacher, student: float32 [N, d_T], [N, d_S], the rows' vectors.
@@ -58,16 +59,30 @@ def same_group_errors(teacher, student, groups, tile=TILE):
     lowest, highest = tile_groups[:, 0], tile_groups[:, -1]
     sharing = (lowest[:, None] <= highest[None, :]) & (lowest[None, :] <= highest[:, None])
     left, right = tf.unstack(tf.cast(tf.where(sharing), tf.int32), axis=1)
-    teacher_tiles = tiled(tf.math.l2_normalize(teacher, axis=-1))
-    student_tiles = tiled(tf.math.l2_normalize(student, axis=-1))
 
-    def cosines(blocks):  # [tile pairs, tile, tile]
-        return tf.matmul(tf.gather(blocks, left), tf.gather(blocks, right), transpose_b=True)
+    def by_tiles():
+        teacher_tiles = tiled(tf.math.l2_normalize(teacher, axis=-1))
+        student_tiles = tiled(tf.math.l2_normalize(student, axis=-1))
 
-    teacher_cosines = cosines(teacher_tiles)
-    errors = tf.square(cosines(student_tiles) - teacher_cosines)
-    same_group = tf.equal(tf.gather(tile_groups, left)[:, :, None],
-                          tf.gather(tile_groups, right)[:, None, :])
+        def cosines(blocks):  # [tile pairs, tile, tile]
+            return tf.matmul(tf.gather(blocks, left), tf.gather(blocks, right),
+                             transpose_b=True)
+
+        return masked_sum(cosines(teacher_tiles), cosines(student_tiles),
+                          tf.equal(tf.gather(tile_groups, left)[:, :, None],
+                                   tf.gather(tile_groups, right)[:, None, :]))
+
+    def whole():
+        return masked_sum(cosine_matrix(teacher, teacher), cosine_matrix(student, student),
+                          tf.equal(groups[:, None], groups[None, :]))
+
+    return tf.cond(tf.size(left) * tile * tile < count * count, by_tiles, whole)
+
+
+def masked_sum(teacher_cosines, student_cosines, same_group):
+    """``Σ (cos_S − cos_T)²`` over the entries of ``same_group`` with a positive teacher
+    cosine."""
+    errors = tf.square(student_cosines - teacher_cosines)
     return tf.reduce_sum(tf.where(same_group & (teacher_cosines > 0), errors, 0.0))
 
 

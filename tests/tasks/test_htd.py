@@ -186,7 +186,8 @@ def test_distiller_trains_gates_experts_and_student(split):
         annealed_temperature(1, 4))
 
 
-@pytest.mark.parametrize("tile", [2, 3, 5, 256])
+@pytest.mark.parametrize("tile", [2, 3, 5, 256])  # by tiles (2 and 3 on the first groups) or
+# whole (the rest: the tile pairs would cover all N² pairs)
 @pytest.mark.parametrize("groups", [[0, 1, 2, 1, 0, 2, 2, 1, 0, 3, 1, 2],
                                     [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
                                     [4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4]])
