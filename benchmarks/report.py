@@ -162,13 +162,14 @@ def remaining_hours_line(missing, records, earlier=(), earlier_epochs=None,
 
 def protocol_profile(dataset, records) -> list:
     """The step_profile.py records of ``dataset`` at distill.py's sizes (batch, teacher
-    dimension), default optimizer, no XLA, per-row list terms."""
+    dimension), default optimizer, no XLA, per-row list terms, float32 experts."""
     settings = tune_methods().SETTINGS[dataset]
     return [r for r in records if r["dataset"] == dataset and "steps_per_epoch" in r
             and r["batch_size"] == settings["student_fit"].batch_size
             and r["teacher_dim"] == settings["teacher"].dim
             and r["student_dim"] == settings["student"].dim
-            and (r["optimizer"], r["jit"], r["per_unique_user"]) == ("lazy_adam", False, False)]
+            and (r["optimizer"], r["jit"], r["per_unique_user"]) == ("lazy_adam", False, False)
+            and r["expert_dtype"] == "float32"]
 
 
 def load(name):
@@ -731,7 +732,8 @@ def step_profile_section(records):
              "groups depend on it; one fixed batch, compiled functions that each add one phase "
              "to the previous one; a phase "
              "is the difference of two timings, so a small one can read 0 within noise; "
-             "`repeats`: the run's `--repeats`). "
+             "`repeats`: the run's `--repeats`; methods marked \"bfloat16 experts\": "
+             "`--expert-dtype bfloat16`). "
              "`forward` holds sampling and scores for tasks that are not one sampling -> "
              "scores -> loss chain (blank columns).", ""]
     if not records:
@@ -746,9 +748,10 @@ def step_profile_section(records):
                            for phase in phases)
         once = "yes" if r.get("per_unique_user") and r["method"] != "scratch" else "no"
         teacher = f"{r['teacher_dim']}{' (trained)' if r.get('trained_teacher') else ''}"
+        method = r["method"] + (", bfloat16 experts" if r["expert_dtype"] == "bfloat16" else "")
         lines.append(f"| {r['dataset']} | {r['batch_size']} | {teacher} | "
                      f"{r['device']} | {r['optimizer']} | {'yes' if r['jit'] else 'no'} | "
-                     f"{r['method']} | {once} | {r['repeats']} | {r['step_ms']:.1f} | "
+                     f"{method} | {once} | {r['repeats']} | {r['step_ms']:.1f} | "
                      f"{r['x_scratch']:.1f} | {cells} |")
     return lines + [""]
 

@@ -24,9 +24,11 @@ report sampling and scores as part of ``forward``. Every timing is the fastest o
 ``--repeats`` calls after a warm-up (``benchmarks.step_cost.milliseconds_per_call``); run it
 on a quiet machine. ``--optimizer`` and ``--jit`` (XLA for every function) show how much of a
 step the update and TensorFlow's own kernels set; ``--per-unique-user`` profiles the list
-methods that offer it (RRD, SLD, DCD, BlackD) distilling each unique user of the batch once.
-Records: benchmarks/results/step_profile.json, one per (dataset, method, optimizer, jit,
-per_unique_user), with the steps of an epoch at the batch size; rerun to replace.
+methods that offer it (RRD, SLD, DCD, BlackD) distilling each unique user of the batch once;
+``--expert-dtype bfloat16`` profiles the methods with distillation experts (DE, PCKD, HTD)
+computing them in bfloat16. Records: benchmarks/results/step_profile.json, one per (dataset,
+method, optimizer, jit, per_unique_user, expert_dtype), with the steps of an epoch at the batch
+size; rerun to replace.
 """
 
 from __future__ import annotations
@@ -44,13 +46,17 @@ from kdtfrs import model_dir, tasks  # noqa: E402
 from kdtfrs._keras import keras, tf  # noqa: E402
 from kdtfrs.data import bpr_triples, load_dataset  # noqa: E402
 from kdtfrs.embeddings import Embeddings  # noqa: E402
+from kdtfrs.layers.expert_projector import EXPERT_DTYPES  # noqa: E402
 from kdtfrs.models import BPRMF, LazyAdam  # noqa: E402
 from kdtfrs.signals import TeacherSignals  # noqa: E402
 from kdtfrs.tasks.base import DistillationTask  # noqa: E402
+from kdtfrs.tasks.de import DE  # noqa: E402
 
 PHASES = ("sampling", "scores", "forward", "gradient", "update")
 OPTIMIZERS = {"lazy_adam": LazyAdam, "adam": keras.optimizers.Adam}
 PER_UNIQUE_USER = ("rrd", "sld", "dcd", "blackd")
+#: The methods built on DE's experts, which take ``expert_dtype``.
+EXPERT_METHODS = tuple(m for m, cls in tasks.METHODS.items() if issubclass(cls, DE))
 
 
 def splits_into_chain(task) -> bool:
@@ -135,6 +141,9 @@ def main(argv=None):
     parser.add_argument("--jit", action="store_true", help="compile every function with XLA")
     parser.add_argument("--per-unique-user", action="store_true",
                         help="the list methods once per unique user (others are skipped)")
+    parser.add_argument("--expert-dtype", default="float32", choices=EXPERT_DTYPES,
+                        help="the experts' products in DE, PCKD and HTD (with bfloat16 the "
+                             "other methods are skipped)")
     args = parser.parse_args(argv)
 
     # distill.py's hyperparameters for the dataset where it has them (e.g. Gowalla's 5 DE
@@ -150,8 +159,11 @@ def main(argv=None):
     batch = next(iter(bpr_triples(split.train, args.batch_size, seed=0)))
     signals = TeacherSignals(teacher, split.train)
     results = ResultsFile(args.results,
-                          ("dataset", "method", "optimizer", "jit", "per_unique_user"))
+                          ("dataset", "method", "optimizer", "jit", "per_unique_user",
+                           "expert_dtype"))
     methods = [m for m in args.methods if not args.per_unique_user or m in PER_UNIQUE_USER]
+    if args.expert_dtype != "float32":
+        methods = [m for m in methods if m in EXPERT_METHODS]
     common = {"dataset": args.dataset, "teacher_dim": args.teacher_dim,
               "trained_teacher": bool(args.teacher),
               "student_dim": args.student_dim, "batch_size": args.batch_size,
@@ -168,13 +180,18 @@ def main(argv=None):
         task = None
         if method_id != "scratch":
             options = {"per_unique_user": True} if args.per_unique_user else {}
+            if args.expert_dtype != "float32":
+                options["expert_dtype"] = args.expert_dtype
             task = tasks.get(method_id, **{**params.get(method_id, {}), **options})
             task.prepare(signals, split.train, student)
             task.refresh(Embeddings.frozen(student), 0)
         optimizer = OPTIMIZERS[args.optimizer](1e-3)
         phases, step_ms = profile(student, optimizer, batch, task, args.jit, args.repeats)
         scratch_ms = scratch_ms or step_ms
-        results.add({**common, "method": method_id, "step_ms": round(step_ms, 2),
+        # scratch has no experts: its record is the float32 one whatever --expert-dtype says
+        expert_dtype = args.expert_dtype if method_id in EXPERT_METHODS else "float32"
+        results.add({**common, "method": method_id, "expert_dtype": expert_dtype,
+                     "step_ms": round(step_ms, 2),
                      "x_scratch": round(step_ms / scratch_ms, 2),
                      **{f"{phase}_ms": round(ms, 2) for phase, ms in phases.items()}})
         print(f"{method_id:<10}{step_ms:>9.1f}{step_ms / scratch_ms:>10.1f}  " + "".join(

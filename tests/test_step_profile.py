@@ -15,3 +15,16 @@ def test_profiles_each_method_and_records_an_epochs_steps(tmp_path):
         assert record["step_ms"] > 0 and record["steps_per_epoch"] > 1
     assert {"sampling_ms", "scores_ms", "update_ms"} <= set(records["kd"])  # a chain: split
     assert "sampling_ms" not in records["ftd"]  # a batch-level loss: forward holds it all
+
+
+def test_bfloat16_experts_profile_the_expert_methods_only(tmp_path):
+    results = tmp_path / "profile.json"
+    step_profile.main(["--dataset", "synthetic", "--batch-size", "256", "--teacher-dim", "32",
+                       "--repeats", "1", "--methods", "kd", "de", "--expert-dtype", "bfloat16",
+                       "--results", str(results)])
+    records = {r["method"]: r for r in json.loads(results.read_text())}
+    assert set(records) == {"scratch", "de"}
+    assert (records["de"]["expert_dtype"], records["scratch"]["expert_dtype"]) == (
+        "bfloat16", "float32")
+    assert set(step_profile.EXPERT_METHODS) == {"de", "pckd_pair", "pckd_list", "pckd_hybrid",
+                                                "htd"}

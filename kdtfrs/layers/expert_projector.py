@@ -21,6 +21,18 @@ from kdtfrs.validation import check_number
 #: Added to the gate probabilities before the log, as in the reference code.
 LOG_EPSILON = 1e-10
 
+#: The dtypes the experts can compute in. Their weights, the gate and the outputs stay float32.
+EXPERT_DTYPES = ("float32", "bfloat16")
+
+
+def check_expert_dtype(expert_dtype: str) -> str:
+    """``expert_dtype`` if it is one of ``EXPERT_DTYPES``, else a ValueError saying why."""
+    if expert_dtype not in EXPERT_DTYPES:
+        raise ValueError(f"`expert_dtype` must be one of {EXPERT_DTYPES}; received "
+                         f"expert_dtype={expert_dtype!r}. float16 would need loss scaling: "
+                         "use bfloat16, which keeps float32's range.")
+    return expert_dtype
+
 
 def annealed_temperature(epoch, max_epochs, end=1e-10, start=1.0) -> float:
     """DE's gate temperature at ``epoch``: ``max(end, start · (end/start)^(epoch/max_epochs))``.
@@ -117,6 +129,12 @@ class ExpertProjector(keras.layers.Layer):
     DE (Kang et al., CIKM 2020) and PCKD (Zhu & Zhang, TKDE 2025) project the student's users
     and items with one projector each. Cost per entity: ``E (d_S h + h d_T)`` multiply-adds.
 
+    ``expert_dtype="bfloat16"`` runs the experts' products in bfloat16 (inputs and weights
+    rounded to 8 significant bits, sums accumulated in float32 by the CPU and GPU kernels):
+    about half the time where the experts dominate a step (benchmarks/step_profile.py
+    ``--expert-dtype``). The weights stay float32 and take float32 gradients, as under
+    Keras' ``mixed_bfloat16`` policy; the gate and the outputs are float32.
+
     Weights exist once the student's width is known: call ``build_for(student_dim)`` (the
     tasks do it in ``prepare``, inside the distribution strategy's scope where there is one),
     or let the first call build them.
@@ -129,14 +147,19 @@ class ExpertProjector(keras.layers.Layer):
     Args:
       num_experts: E.
       teacher_dim: d_T, the width of the teacher's (and the output) vectors.
+      expert_dtype: the experts' products, "float32" (default) or "bfloat16".
       name: layer name.
     """
 
-    def __init__(self, num_experts: int, teacher_dim: int, name: str | None = None, **kwargs):
-        super().__init__(name=name, **kwargs)
+    def __init__(self, num_experts: int, teacher_dim: int, expert_dtype: str = "float32",
+                 name: str | None = None, **kwargs):
+        # The layer's own policy stays float32 (no autocast of its float32 weights under a
+        # global mixed policy): the experts' dtype is ``expert_dtype`` alone.
+        super().__init__(name=name, dtype="float32", **kwargs)
         self.num_experts = check_number("num_experts", num_experts, above=0, integer=True)
         self.teacher_dim = check_number("teacher_dim", teacher_dim, above=0, integer=True)
-        self.gate = SelectionGate(self.num_experts, name="gate")
+        self.expert_dtype = check_expert_dtype(expert_dtype)
+        self.gate = SelectionGate(self.num_experts, name="gate", dtype="float32")
         self.student_dim = None
 
     def build(self, input_shape):
@@ -171,18 +194,23 @@ class ExpertProjector(keras.layers.Layer):
         """The gate's temperature variable."""
         return self.gate.temperature
 
+    def _in_expert_dtype(self, value):
+        return tf.cast(value, self.expert_dtype)
+
     def hidden(self, student_vectors):
-        """float32 [N, E, h]: every expert's hidden layer ``ReLU(x A_k + a_k)``."""
+        """[N, E, h] in the experts' dtype: every expert's hidden layer ``ReLU(x A_k + a_k)``."""
         student_vectors = tf.convert_to_tensor(student_vectors, tf.float32)
-        return tf.nn.relu(tf.einsum("nd,edh->neh", student_vectors, self.hidden_kernel)
-                          + self.hidden_bias)
+        return tf.nn.relu(
+            tf.einsum("nd,edh->neh", self._in_expert_dtype(student_vectors),
+                      self._in_expert_dtype(self.hidden_kernel))
+            + self._in_expert_dtype(self.hidden_bias))
 
     def call(self, student_vectors, teacher_vectors, seed):
         """float32 [N, d_T]: ``Σ_k z_k f_k(student_vectors)``, ``z`` from ``teacher_vectors``."""
         _, selection = self.gate(teacher_vectors, seed)
-        mixed = self.hidden(student_vectors) * selection[:, :, None]
-        return (tf.einsum("neh,eht->nt", mixed, self.output_kernel)
-                + tf.matmul(selection, self.output_bias))
+        mixed = self.hidden(student_vectors) * self._in_expert_dtype(selection)[:, :, None]
+        outputs = tf.einsum("neh,eht->nt", mixed, self._in_expert_dtype(self.output_kernel))
+        return tf.cast(outputs, tf.float32) + tf.matmul(selection, self.output_bias)
 
     def inner_products(self, queries, student_vectors, teacher_vectors, seed):
         """float32 [B, n]: ``<q_b, P(s_bn)>``, equal to projecting the B x n entities and
@@ -212,11 +240,12 @@ class ExpertProjector(keras.layers.Layer):
         # Sizes spelt out: a replica's batch may be empty, where -1 is ambiguous.
         hidden = tf.reshape(hidden, [shape[0], shape[1], experts,
                                      self.hidden_kernel.shape[-1]])
-        pulled = tf.einsum("bt,eht->beh", queries, self.output_kernel)
-        per_expert = (tf.einsum("bneh,beh->bne", hidden, pulled)
+        pulled = tf.einsum("bt,eht->beh", self._in_expert_dtype(queries),
+                           self._in_expert_dtype(self.output_kernel))
+        per_expert = (tf.cast(tf.einsum("bneh,beh->bne", hidden, pulled), tf.float32)
                       + tf.matmul(queries, self.output_bias, transpose_b=True)[:, None, :])
         return tf.reduce_sum(selection * per_expert, axis=-1)
 
     def get_config(self):
         return {"num_experts": self.num_experts, "teacher_dim": self.teacher_dim,
-                "name": self.name}
+                "expert_dtype": self.expert_dtype, "name": self.name}

@@ -138,6 +138,7 @@ class HTD(DE):
       end_temperature: the final gate temperature (default 1e-10).
       exclude_train: unused (no item lists); kept for the shared configuration.
       name: metric name; default "htd".
+      expert_dtype: the experts' products, "float32" (default) or "bfloat16" (as ``DE``).
     """
 
     method_id = "htd"
@@ -145,8 +146,10 @@ class HTD(DE):
     def __init__(self, weight: float = 0.5, alpha: float = 0.9, num_experts: int = 30,
                  choice: str = "second", prototype_gradient: bool = False,
                  max_epochs: int = 1000, end_temperature: float = 1e-10,
-                 exclude_train: bool = True, name: str | None = None):
-        super().__init__(weight, num_experts, max_epochs, end_temperature, exclude_train, name)
+                 exclude_train: bool = True, name: str | None = None,
+                 expert_dtype: str = "float32"):
+        super().__init__(weight, num_experts, max_epochs, end_temperature, exclude_train, name,
+                         expert_dtype)
         self.alpha = check_number("alpha", alpha, minimum=0.0)
         if self.alpha > 1.0:
             raise ValueError(f"`alpha` must be in [0, 1]; received alpha={alpha!r}.")

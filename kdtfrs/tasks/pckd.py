@@ -69,6 +69,7 @@ class PCKD(DE):
       num_experts, max_epochs, end_temperature: as ``DE`` (E default 30).
       exclude_train: mask training items out of the teacher's list; default False (KDs).
       name: metric name; default the method id.
+      expert_dtype: the experts' products, "float32" (default) or "bfloat16" (as ``DE``).
     """
 
     method_id = "pckd"
@@ -77,8 +78,10 @@ class PCKD(DE):
                  num_samples: int = 5, tau: float = 0.1, sample_temperature: float = 10.0,
                  max_rank: int = 100, pair_weight: float = 1.0, list_weight: float = 1.0,
                  num_experts: int = 30, max_epochs: int = 1000, end_temperature: float = 1e-10,
-                 exclude_train: bool = False, name: str | None = None):
-        super().__init__(weight, num_experts, max_epochs, end_temperature, exclude_train, name)
+                 exclude_train: bool = False, name: str | None = None,
+                 expert_dtype: str = "float32"):
+        super().__init__(weight, num_experts, max_epochs, end_temperature, exclude_train, name,
+                         expert_dtype)
         if regulariser not in REGULARISERS:
             raise ValueError(f"`regulariser` must be one of {REGULARISERS}; received "
                              f"regulariser={regulariser!r}.")

@@ -21,8 +21,8 @@ def gate(num_choices=4, temperature=1.0):
     return layer
 
 
-def projector(num_experts=3):
-    layer = ExpertProjector(num_experts, teacher_dim=6).build_for(3)
+def projector(num_experts=3, expert_dtype="float32"):
+    layer = ExpertProjector(num_experts, teacher_dim=6, expert_dtype=expert_dtype).build_for(3)
     features.randomise(layer, 2, scale=0.4)
     return layer
 
@@ -115,9 +115,11 @@ def test_projector_shapes_gradients_and_errors():
     gradients = tape.gradient(loss, [student] + layer.trainable_variables)
     assert all(g is not None and np.abs(tf.convert_to_tensor(g).numpy()).sum() > 0
                for g in gradients)
-    assert layer.get_config() == {"num_experts": 5, "teacher_dim": 6, "name": "p"}
+    assert layer.get_config() == {"num_experts": 5, "teacher_dim": 6, "expert_dtype": "float32",
+                                  "name": "p"}
     for kwargs, name in (({"num_experts": 0}, "num_experts"),
-                         ({"teacher_dim": 2.5}, "teacher_dim")):
+                         ({"teacher_dim": 2.5}, "teacher_dim"),
+                         ({"expert_dtype": "float16"}, "loss scaling")):
         with pytest.raises(ValueError, match=name):
             ExpertProjector(**{"num_experts": 2, "teacher_dim": 4, **kwargs})
     with pytest.raises(ValueError, match="num_choices"):
@@ -155,3 +157,35 @@ def test_first_call_builds_the_projector():
     layer = ExpertProjector(2, teacher_dim=6)
     assert layer(STUDENT, TEACHER, SEED).shape == (7, 6)
     assert layer.student_dim == 3 and len(layer.trainable_variables) == 6
+
+
+def test_bfloat16_experts_match_numpy_to_bfloat16_precision_with_float32_weights():
+    """bfloat16 keeps 8 significant bits: outputs and gradients within a few parts in 100 of
+    the float64 reference and of the float32 layer's; weights and gradients stay float32."""
+    exact, rounded = projector(), projector(expert_dtype="bfloat16")
+    assert all(v.dtype == tf.float32 for v in rounded.weights)
+    assert rounded.get_config()["expert_dtype"] == "bfloat16"
+    reference = features.project(exact, STUDENT, TEACHER, SEED)
+    projected = rounded(STUDENT, TEACHER, SEED)
+    assert projected.dtype == tf.float32
+    scale = np.abs(reference).max()
+    np.testing.assert_allclose(projected, reference, atol=2e-2 * scale)
+    graph = tf.function(lambda s, t, seed: rounded(s, t, seed))(STUDENT, TEACHER, SEED)
+    np.testing.assert_allclose(graph, projected, rtol=1e-6)
+
+    queries = tf.constant(RNG.standard_normal((7, 6)), tf.float32)
+    student = tf.Variable(STUDENT)
+
+    def gradients(layer):
+        with tf.GradientTape() as tape:
+            loss = (tf.reduce_sum(tf.square(layer(student, TEACHER, SEED)))
+                    + tf.reduce_sum(layer.inner_products(queries, student[:, None],
+                                                         TEACHER[:, None], SEED)))
+        return loss, tape.gradient(loss, [student] + layer.trainable_variables)
+
+    (exact_loss, exact_gradients), (loss, rounded_gradients) = map(gradients, (exact, rounded))
+    np.testing.assert_allclose(loss, exact_loss, rtol=2e-2)
+    for want, got in zip(exact_gradients, rounded_gradients):
+        want, got = tf.convert_to_tensor(want).numpy(), tf.convert_to_tensor(got)
+        assert got.dtype == tf.float32
+        np.testing.assert_allclose(got, want, atol=3e-2 * np.abs(want).max())

@@ -112,6 +112,30 @@ def test_distiller_trains_experts_and_anneals(split):
                                annealed(1, 2), rtol=1e-5)
 
 
+def test_bfloat16_experts(two_replica_strategy, signals, train, student, features, split):
+    """expert_dtype="bfloat16": the loss within bfloat16's precision (8 significant bits) of
+    the float64 reference; named in the config only then (older configs compare equal); each
+    replica's loss its half's; a Distiller trains it."""
+    task = prepared(signals, train, student, expert_dtype="bfloat16")
+    assert task.user_projector.expert_dtype == task.item_projector.expert_dtype == "bfloat16"
+    per_row = task.per_row_loss(features, Embeddings.of(student), checks.SEED).numpy()
+    expected = feature_checks.numpy_de(task, features, student, checks.SEED)
+    np.testing.assert_allclose(per_row, expected, atol=2e-2 * np.abs(expected).max())
+    embedding_checks.assert_graph_equals_eager(task, features, student)
+    assert checks.assert_config_round_trip(task).expert_dtype == "bfloat16"
+    assert "expert_dtype" not in DE().get_config()
+    with pytest.raises(ValueError, match="expert_dtype='float64'"):
+        DE(expert_dtype="float64")
+    with two_replica_strategy.scope():
+        replicated = prepared(signals, train, student, expert_dtype="bfloat16")
+    losses = embedding_checks.replica_losses(two_replica_strategy, replicated, features, student)
+    for loss, half in zip(losses, embedding_checks.halves(features)):
+        np.testing.assert_allclose(
+            loss, embedding_checks.single_device_loss(replicated, half, student) / 2,
+            rtol=1e-5)
+    embedding_checks.distill(split, DE(weight=0.05, num_experts=2, expert_dtype="bfloat16"))
+
+
 def annealed(epoch, max_epochs):
     return max(1e-10, 1e-10 ** (epoch / max_epochs))
 
@@ -127,5 +151,6 @@ def test_de_rrd_preset_routes_hyperparameters():
     assert (de.weight, de.num_experts, de.max_epochs, de.exclude_train) == (0.1, 5, 7, False)
     assert (rrd.weight, rrd.num_interesting, rrd.temperature, rrd.exclude_train) == (
         0.2, 20, 3.0, False)
+    assert de_rrd(expert_dtype="bfloat16")[0].expert_dtype == "bfloat16"
     with pytest.raises(TypeError, match="unexpected hyperparameter 'num_expert'"):
         de_rrd(num_expert=5)

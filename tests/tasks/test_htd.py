@@ -157,6 +157,8 @@ def test_config_round_trip_and_argument_errors(signals, train):
     rebuilt = checks.assert_config_round_trip(task)
     assert rebuilt.choice == "first" and rebuilt.prototype_gradient and rebuilt.name == "h"
     assert HTD().get_config()["alpha"] == 0.9 and HTD().num_experts == 30
+    rounded = HTD(expert_dtype="bfloat16")
+    assert checks.assert_config_round_trip(rounded).expert_dtype == "bfloat16"
     for kwargs, message in (({"alpha": 1.5}, "alpha.*received alpha=1.5"),
                             ({"num_experts": 0}, "num_experts"),
                             ({"choice": "third"}, "choice.*received choice='third'"),

@@ -146,6 +146,8 @@ def test_method_ids_config_round_trip_and_argument_errors(signals, train):
             defaults.tau, defaults.sample_temperature, defaults.max_rank,
             defaults.exclude_train) == (0.05, 30, 0.1, 5, 0.1, 10.0, 100, False)
     assert PCKDHybrid(pair_weight=0.3).pair_weight == 0.3
+    rounded = checks.assert_config_round_trip(PCKDList(expert_dtype="bfloat16"))
+    assert rounded.expert_dtype == "bfloat16"
     with pytest.raises(ValueError, match="regulariser='both'"):
         PCKD(regulariser="both")
     with pytest.raises(ValueError, match="pair_weight"):
