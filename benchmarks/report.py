@@ -454,22 +454,42 @@ def reproduction_section(recorded, rerun, name, title, change, column):
     return lines + [""]
 
 
-def per_unique_user_section(recorded, variant):
-    """Seed-0 rows of distill.json against the same methods with ``per_unique_user`` on."""
-    lines = ["## List terms per unique user, as the reference sums them (CiteULike-t, seed 0)",
-             "",
-             "The fidelity option `per_unique_user=True` (docs/methods.md §4): each unique user "
-             "of a batch distilled once, with the reference's λ unchanged (the rows' λ is "
-             "KDs' value, so per row it weighs heavy users more), against the per-row default "
-             "of the CiteULike-t table (`python benchmarks/distill.py --datasets citeulike-t "
-             "--seeds 0 --methods rrd --param rrd:per_unique_user=true --results "
-             "benchmarks/results/distill-per-unique-user.json`). One seed each.", "",
-             "| method | per row: ndcg@20 (epochs, s/epoch) | per unique user | difference |",
+#: Variants of seed-0 CiteULike-t rows, each a results file of distill.py run with --param:
+#: (file, title, what the variant is, distill.py's arguments, the config key that marks its
+#: rows, the recorded rows' column, the variant's column, a note or "")
+VARIANTS = (
+    ("distill-per-unique-user", "List terms per unique user, as the reference sums them",
+     "The fidelity option `per_unique_user=True` (docs/methods.md §4): each unique user of a "
+     "batch distilled once, with the reference's λ unchanged (the rows' λ is KDs' value, so "
+     "per row it weighs heavy users more), against the per-row default of the CiteULike-t "
+     "table", "--methods rrd --param rrd:per_unique_user=true", "per_unique_user", "per row",
+     "per unique user", ""),
+    ("distill-bfloat16-experts", "Distillation experts in bfloat16",
+     "`expert_dtype=\"bfloat16\"` (docs/methods.md, DE): the experts' products of DE, PCKD "
+     "and HTD in bfloat16, their weights, gates and outputs in float32, against the float32 "
+     "rows of the CiteULike-t table",
+     "--methods de pckd_list htd --param de:expert_dtype=bfloat16 "
+     "--param pckd_list:expert_dtype=bfloat16 --param htd:expert_dtype=bfloat16",
+     "expert_dtype", "float32", "bfloat16 experts",
+     "s/epoch as recorded: the float32 rows may have run beside another job; the step "
+     "profile times both alone (\"bfloat16 experts\" rows)."),
+)
+
+
+def variant_section(recorded, variant, name, title, what, arguments, key, old_column,
+                    new_column, note):
+    """Seed-0 rows of distill.json against the same methods run as a variant (``VARIANTS``):
+    the variant's rows are those whose config sets ``key``."""
+    lines = [f"## {title} (CiteULike-t, seed 0)", "",
+             f"{what} (`python benchmarks/distill.py --datasets citeulike-t --seeds 0 "
+             f"{arguments} --results benchmarks/results/{name}.json`). One seed each."
+             + (f" {note}" if note else ""), "",
+             f"| method | {old_column}: ndcg@20 (epochs, s/epoch) | {new_column} | difference |",
              "|---|---|---|---|"]
     old = {r["method"]: r for r in recorded if r["dataset"] == "citeulike-t" and r["seed"] == 0}
     for method in METHOD_ORDER:
-        new = next((r for r in variant if r["method"] == method
-                    and r["config"].get("per_unique_user")), None)
+        new = next((r for r in variant if r["method"] == method and r["config"].get(key)),
+                   None)
         if new is None or method not in old:
             continue
         before = old[method]
@@ -1004,9 +1024,10 @@ def main():
         rerun = load(name)
         if rerun:
             lines += reproduction_section(distill, rerun, name, *text)
-    per_unique_user = load("distill-per-unique-user")
-    if per_unique_user:
-        lines += per_unique_user_section(distill, per_unique_user)
+    for name, *text in VARIANTS:
+        variant = load(name)
+        if variant:
+            lines += variant_section(distill, variant, name, *text)
     first_gowalla = load("distill-gowalla-lr5e-3")
     if first_gowalla:
         lines += distill_section("gowalla", first_gowalla, GOWALLA_FIRST_TITLE,

@@ -11,8 +11,8 @@ import pytest
 from benchmarks import distill
 from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
 from benchmarks.popularity import sliced_recall
-from benchmarks.report import (beats_scratch, gap_recovered, per_unique_user_section,
-                               popularity_section, sweep_command, teacher_spread)
+from benchmarks.report import (VARIANTS, beats_scratch, gap_recovered, popularity_section,
+                               sweep_command, teacher_spread, variant_section)
 from benchmarks.tune_methods import (held_out_at_weights_in_use, single_weight_methods,
                                      tune_arguments, weights_against_sweep)
 from kdtfrs.cli import build_parser
@@ -250,15 +250,18 @@ def test_the_runs_not_yet_made_are_priced_from_their_own_runs_else_the_supersede
         "steps per epoch x 40 epochs, a floor); not priced (no run on this dataset yet): de.")
 
 
-def test_the_per_unique_user_table_pairs_each_variant_with_its_default():
+def test_a_variant_table_pairs_each_variant_row_with_its_default():
     def row(method, score, **config):
         return {"dataset": "citeulike-t", "method": method, "seed": 0, "ndcg@20": score,
                 "epochs": 30, "seconds_per_epoch": 2.0, "config": config}
 
     variant = [row("rrd", 0.0170, per_unique_user=True), row("scratch", 0.013)]
-    lines = per_unique_user_section([row("rrd", 0.0166), row("kd", 0.017)], variant)
+    lines = variant_section([row("rrd", 0.0166), row("kd", 0.017)], variant, *VARIANTS[0])
     body = [line for line in lines if line.startswith("| rrd") or line.startswith("| kd")]
     assert body == ["| rrd | 0.0166 (30, 2.0) | 0.0170 (30, 2.0) | +0.0004 |"]
+    assert "--param rrd:per_unique_user=true" in lines[2]
+    assert [name for name, *_ in VARIANTS] == ["distill-per-unique-user",
+                                               "distill-bfloat16-experts"]
 
 
 def test_tune_methods_passes_distill_protocol_to_kdtfrs_tune():
