@@ -419,6 +419,12 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
     return lines + [""]
 
 
+def signed_difference(value) -> str:
+    """``value`` as +0.0012 / -0.0012, and 0.0000 (no sign) where it rounds to zero."""
+    text = f"{value:+.4f}"
+    return "0.0000" if float(text) == 0 else text
+
+
 #: (results file, title, what changed, the rerun's column) of each reproduction of seed-0 rows
 REPRODUCTIONS = (
     ("distill-tasks-reproduction", "The methods as tasks reproduce their recorded rows",
@@ -446,7 +452,7 @@ def reproduction_section(recorded, rerun, name, title, change, column):
         before = old[method]
         lines.append(f"| {method} | {before['ndcg@20']:.4f} ({before['epochs']}) | "
                      f"{new['ndcg@20']:.4f} ({new['epochs']}) | "
-                     f"{new['ndcg@20'] - before['ndcg@20']:+.4f} |")
+                     f"{signed_difference(new['ndcg@20'] - before['ndcg@20'])} |")
     not_rerun = [m for m in RANKING_ROWS if m in old and
                  not any(r["method"] == m for r in rerun)]
     if not_rerun:
@@ -496,7 +502,7 @@ def variant_section(recorded, variant, name, title, what, arguments, key, old_co
         lines.append(f"| {method} | {before['ndcg@20']:.4f} ({before['epochs']}, "
                      f"{before['seconds_per_epoch']:.1f}) | {new['ndcg@20']:.4f} "
                      f"({new['epochs']}, {new['seconds_per_epoch']:.1f}) | "
-                     f"{new['ndcg@20'] - before['ndcg@20']:+.4f} |")
+                     f"{signed_difference(new['ndcg@20'] - before['ndcg@20'])} |")
     return lines + [""]
 
 
