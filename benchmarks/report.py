@@ -425,23 +425,31 @@ def signed_difference(value) -> str:
     return "0.0000" if float(text) == 0 else text
 
 
-#: (results file, title, what changed, the rerun's column) of each reproduction of seed-0 rows
+#: (results file, title, what changed, the rerun's column, the methods it touches: () for
+#: every ranking method) of each reproduction of seed-0 rows
 REPRODUCTIONS = (
     ("distill-tasks-reproduction", "The methods as tasks reproduce their recorded rows",
-     "`kdtfrs.methods` became `kdtfrs.tasks`", "as a task"),
+     "`kdtfrs.methods` became `kdtfrs.tasks`", "as a task", ()),
     ("distill-product-gradient", "The item gradient as one sparse product reproduces the rows",
      "the item table's gradient became one sparse-dense product (`kdtfrs.gathered_scores`, "
-     "2026-12-05)", "with the product"),
+     "2026-12-05)", "with the product", ()),
+    ("distill-cd-tournament", "CD's tournament by binary search reproduces its row",
+     "CD's tournament picks became uniform numbers looked up in the cumulative sums of the "
+     "rank distribution, and its list entries one `gather_nd` (`samplers.tournament_positions`, "
+     "`samplers.lookup_positions`, 2026-12-05): the same distribution from another random "
+     "stream", "by binary search", ("cd",)),
 )
 
 
-def reproduction_section(recorded, rerun, name, title, change, column):
+def reproduction_section(recorded, rerun, name, title, change, column, methods):
     """Seed-0 rows of distill.json against the same runs made again after ``change``
-    (``rerun``: the records of results file ``name``)."""
+    (``rerun``: the records of results file ``name``) for ``methods`` (() for every ranking
+    method)."""
+    only = f"--methods {' '.join(methods)} " if methods else ""
     lines = [f"## {title} (CiteULike-t, seed 0)", "",
              f"{change[0].upper() + change[1:]}; the same benchmark, settings and seed were run "
              f"again (`python benchmarks/distill.py --datasets citeulike-t --seeds 0 "
-             f"--results benchmarks/results/{name}.json`).", "",
+             f"{only}--results benchmarks/results/{name}.json`).", "",
              f"| method | recorded ndcg@20 (epochs) | {column} (epochs) | difference |",
              "|---|---|---|---|"]
     old = {r["method"]: r for r in recorded if r["dataset"] == "citeulike-t" and r["seed"] == 0}
@@ -453,7 +461,7 @@ def reproduction_section(recorded, rerun, name, title, change, column):
         lines.append(f"| {method} | {before['ndcg@20']:.4f} ({before['epochs']}) | "
                      f"{new['ndcg@20']:.4f} ({new['epochs']}) | "
                      f"{signed_difference(new['ndcg@20'] - before['ndcg@20'])} |")
-    not_rerun = [m for m in RANKING_ROWS if m in old and
+    not_rerun = [m for m in (methods or RANKING_ROWS) if m in old and
                  not any(r["method"] == m for r in rerun)]
     if not_rerun:
         lines += ["", "Not rerun yet: " + ", ".join(not_rerun) + "."]

@@ -88,6 +88,15 @@ def test_tournament_picks_shape_and_range():
     assert draws.shape == (7, 4) and draws.min() >= 0 and draws.max() < 50
 
 
+def test_tournament_takes_a_batch_size_tensor_and_an_empty_batch():
+    """In a step the batch size is a tensor, and a replica's sub-batch may be empty."""
+    draw = tf.function(lambda rows: samplers.tournament_positions(
+        tf.shape(rows)[0], 3000, 2, 20.0, seed=[5, 5]))
+    assert draw(tf.zeros([0])).shape == (0, 2)
+    draws = draw(tf.zeros([4096])).numpy()
+    assert draws.dtype == np.int32 and draws.min() >= 0 and draws.max() < 3000
+
+
 def test_rank_aware_positions_in_drawn_order_are_the_same_set():
     listed = samplers.rank_aware_positions(64, 30, 6, 5.0, seed=[3, 4]).numpy()
     drawn = samplers.rank_aware_positions(64, 30, 6, 5.0, seed=[3, 4], list_order=False).numpy()
