@@ -75,8 +75,10 @@ class DCD(DistillationTask):
         self._require_prepared()
         users = features["user"]
         under_seed, over_seed = tf.unstack(samplers.split_seed(seed, 2))
+        # The set drawn, sorted here into teacher order: top_k need not order it.
         under = tf.sort(samplers.sample_without_replacement(
-            tf.gather(self.under_logits, users), self.num_items, under_seed), axis=-1)
+            tf.gather(self.under_logits, users), self.num_items, under_seed, ordered=False),
+            axis=-1)
         over = samplers.sample_without_replacement(
             tf.gather(self.over_logits, users), self.num_items, over_seed)
         items = tf.concat([samplers.lookup_positions(self.ranked, users, under),
