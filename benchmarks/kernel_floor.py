@@ -15,6 +15,9 @@ compute at every step: B x N rows of the d_T-wide teacher gathered (``--rows-per
 rows): their ``ExpertProjector`` on the 3B entities of a step (users, positive and negative
 items), E experts d_S -> (d_S + d_T)/2 -> d_T, forward and with the gradient of its weights; it does
 ``3B · E · (d_S h + h d_T)`` multiply-adds forward, about twice that again backward.
+And the rank-aware draws of RRD, DCD and PCKD: Gumbel noise over B rows of an M-long list and
+``tf.math.top_k`` of K of its M entries, ordered and not (``--list-length``, ``--draws``: RRD's
+and DCD's 500 and 100). ``--only NAME ...`` times the kernels whose names contain one of them.
 Random data of the given shapes (cost does not depend on values); fastest of 5 rounds of
 ``--repeats`` calls. Records: benchmarks/results/kernel_floor.json (one per kernel and shape;
 rerun to replace).
@@ -30,6 +33,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
 from benchmarks.step_cost import milliseconds_per_call  # noqa: E402
+from kdtfrs import samplers  # noqa: E402
 from kdtfrs._keras import tf  # noqa: E402
 from kdtfrs.layers import ExpertProjector  # noqa: E402
 from kdtfrs.losses._utils import reverse_cumulative_logsumexp  # noqa: E402
@@ -109,6 +113,22 @@ def projector_kernels(entities, student_dim, teacher_dim, experts):
             f"expert_projector+gradient ({shape})": tf.function(with_gradient)}
 
 
+def sampling_kernels(batch, list_length, draws):
+    """{name: a function of no argument}: the pieces of a rank-aware draw without replacement
+    (``samplers.sample_without_replacement``): Gumbel noise for B x M logits, and the top K of
+    B rows of M values, in order and as a set."""
+    values = tf.random.normal([batch, list_length])
+    seed = tf.constant([0, 1])
+    shape = f"{draws} of {list_length}"
+    return {
+        f"gumbel_noise (B x {list_length})": tf.function(
+            lambda: samplers.gumbel_noise([batch, list_length], seed)),
+        f"top_k ({shape})": tf.function(lambda: tf.math.top_k(values, draws).indices),
+        f"top_k unordered ({shape})": tf.function(
+            lambda: tf.math.top_k(values, draws, sorted=False).indices),
+    }
+
+
 def main(argv=None):
     parser = benchmark_parser(__doc__, "kernel_floor.json", trains=False, skips=False)
     parser.add_argument("--items", type=int, default=25181, help="item table rows")
@@ -118,6 +138,11 @@ def main(argv=None):
     parser.add_argument("--teacher-dim", type=int, default=400,
                         help="teacher width d_T (its scores, the expert projector)")
     parser.add_argument("--experts", type=int, default=30, help="DE's experts E")
+    parser.add_argument("--list-length", type=int, default=500,
+                        help="M, the ranked list a rank-aware draw reads")
+    parser.add_argument("--draws", type=int, default=100, help="K, the positions it draws")
+    parser.add_argument("--only", nargs="+", metavar="NAME",
+                        help="time only the kernels whose names contain one of these")
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args(argv)
     results = ResultsFile(args.results, ("kernel", "items", "batch", "rows_per_example", "dim"))
@@ -126,7 +151,14 @@ def main(argv=None):
     measured = {**kernels(args.items, args.batch, args.rows_per_example, args.dim),
                 **teacher_score_kernels(args.items, args.batch, args.rows_per_example,
                                         args.teacher_dim),
-                **projector_kernels(3 * args.batch, args.dim, args.teacher_dim, args.experts)}
+                **projector_kernels(3 * args.batch, args.dim, args.teacher_dim, args.experts),
+                **sampling_kernels(args.batch, args.list_length, args.draws)}
+    if args.only:
+        measured = {name: function for name, function in measured.items()
+                    if any(part in name for part in args.only)}
+        if not measured:
+            raise SystemExit(f"--only {' '.join(args.only)}: no kernel's name contains any of "
+                             "these; nothing was timed.")
     for name, function in measured.items():
         ms = milliseconds_per_call(function, args.repeats)
         results.add({"kernel": name, **shape, "ms": round(ms, 2)})

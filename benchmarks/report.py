@@ -800,7 +800,9 @@ def kernel_floor_section(records):
              "the B x N items, which MSE and BCE compute at every step (rows with N 50: "
              "`--rows-per-example 50`); and DE's expert projector on the 3B entities of a "
              "step, forward and with its weights' gradient, which sets the floor of DE and "
-             "PCKD; fastest of 5 rounds).", ""]
+             "PCKD; the Gumbel noise and the top-k of a rank-aware draw of 100 of a 500-long "
+             "list for each of the B rows (RRD's and DCD's), `--only gumbel top_k`; fastest of "
+             "5 rounds).", ""]
     if not records:
         return lines + ["No record yet.", ""]
     lines += ["| kernel | items | B | N | dim | ms |", "|---|---|---|---|---|---|"]

@@ -1,0 +1,20 @@
+"""benchmarks/kernel_floor.py at small shapes: the kernels chosen by --only, timed and recorded."""
+
+import json
+
+import pytest
+
+from benchmarks import kernel_floor
+
+SMALL = ["--items", "50", "--batch", "8", "--rows-per-example", "4", "--dim", "4",
+         "--teacher-dim", "6", "--experts", "2", "--list-length", "20", "--draws", "5",
+         "--repeats", "1"]
+
+
+def test_only_times_the_kernels_it_names(tmp_path):
+    results = tmp_path / "kernels.json"
+    kernel_floor.main(SMALL + ["--only", "top_k", "gumbel", "--results", str(results)])
+    names = {r["kernel"] for r in json.loads(results.read_text())}
+    assert names == {"gumbel_noise (B x 20)", "top_k (5 of 20)", "top_k unordered (5 of 20)"}
+    with pytest.raises(SystemExit, match="no kernel"):
+        kernel_floor.main(SMALL + ["--only", "nothing", "--results", str(results)])
