@@ -69,7 +69,7 @@ def lookup_positions(table, rows, positions):
     """``table[rows[b], positions[b, n]]`` for a [R, M] table (a tensor or variable): [B, N].
 
     One ``gather_nd`` of the B x N entries, not the B whole rows of M entries first: CD's
-    lists hold 3,000 items a user, of which a step reads 4.
+    lists hold 3,000 items a user, of which each row of a step reads 2.
     """
     positions = tf.convert_to_tensor(positions)
     rows = tf.broadcast_to(tf.cast(rows, positions.dtype)[:, None], tf.shape(positions))
