@@ -13,8 +13,9 @@ does not depend on the values), with the same -inf slots (2% of the block's entr
   before 2026-12-04);
 - ``top_k``: XLA-compiled scores, then ``tf.math.top_k`` outside XLA (the way now for k
   below ``candidate_top_k.MIN_K``);
-- ``candidates``: XLA-compiled scores, then ``kdtfrs.candidate_top_k`` (a sampled threshold,
-  then the top k of the entries above it), where ``candidate_top_k.worthwhile`` allows it.
+- ``candidates``: XLA-compiled scores, then ``kdtfrs.candidate_top_k`` on the host (a sampled
+  threshold, then one NumPy sort of the entries above it, rows split over the cores), where
+  ``candidate_top_k.worthwhile`` allows it.
 
 Each way's lists are checked equal to ``xla``'s. ``used`` names the way ``top_k_items`` takes
 now. Fastest of 5 rounds of ``--repeats`` calls. Records: benchmarks/results/long_top_k.json,
@@ -41,7 +42,7 @@ MASKED_SHARE = 0.02
 
 
 def ways(num_items, k, batch, dim, seed=0):
-    """{way: a function of no argument returning (values, indices)} for one block."""
+    """{way: a function of no argument returning NumPy (values, indices)} for one block."""
     rng = np.random.default_rng(seed)
     users = tf.constant(rng.normal(size=(batch, dim)).astype(np.float32))
     items = tf.constant(rng.normal(size=(num_items, dim)).astype(np.float32))
@@ -61,11 +62,15 @@ def ways(num_items, k, batch, dim, seed=0):
         top = tf.math.top_k(scores, k)
         return top.values, top.indices
 
-    found = {"xla": in_xla, "top_k": lambda: top_k(scores_of(users, items, rows, slots))}
+    def on_host(function):
+        return lambda: tuple(tensor.numpy() for tensor in function())
+
+    found = {"xla": on_host(in_xla),
+             "top_k": on_host(lambda: top_k(scores_of(users, items, rows, slots)))}
     if candidate_top_k.worthwhile(k, num_items):
         columns = candidate_top_k.sample_columns(num_items)
-        pick = tf.function(lambda scores: candidate_top_k.candidate_top_k(scores, k, columns))
-        found["candidates"] = lambda: pick(scores_of(users, items, rows, slots))
+        found["candidates"] = lambda: candidate_top_k.candidate_top_k(
+            scores_of(users, items, rows, slots).numpy(), k, columns)
     return found
 
 
@@ -82,9 +87,9 @@ def main(argv=None):
         for k in args.ks:
             measured = ways(num_items, k, args.batch, args.dim)
             used = "candidates" if "candidates" in measured else "top_k"
-            expected = measured["xla"]()[1].numpy()
+            expected = measured["xla"]()[1]
             for way, function in measured.items():
-                if not np.array_equal(function()[1].numpy(), expected):
+                if not np.array_equal(function()[1], expected):
                     raise SystemExit(f"{way} ranked {num_items} items, k {k}, differently "
                                      "from xla: not recorded.")
                 ms = milliseconds_per_call(function, args.repeats)

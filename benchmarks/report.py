@@ -818,8 +818,10 @@ def long_top_k_section(records):
              "users, 20-d random embeddings, 2% of the entries masked to -inf; ms per block, "
              "fastest of 5 rounds; every way's lists checked equal). `xla`: scores and top-k "
              "in one XLA function, the way before 2026-12-04; `top_k`: XLA scores, then "
-             "`tf.math.top_k`; `candidates`: XLA scores, then `kdtfrs.candidate_top_k` (the "
-             "entries above a sampled threshold). Bold: the way `top_k_items` takes now. The "
+             "`tf.math.top_k`; `candidates`: XLA scores, then `kdtfrs.candidate_top_k` on the "
+             "host (a sampled threshold, then one NumPy sort of the entries above it, the "
+             "rows split over the cores; before 2026-12-05 `tf.math.top_k` of those entries). "
+             "Bold: the way `top_k_items` takes now. The "
              "refreshes of CD (k 3,000), DCD and RCE-KD and the teachers' lists (k 500) rank "
              "every user this way, one block per 2,048 users.", ""]
     if not records:

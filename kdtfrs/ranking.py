@@ -104,10 +104,11 @@ def _block_ranker(k: int, jit_compile: bool, table_shapes):
     matrix in place, where TensorFlow's kernel copies the whole [b, num_items] matrix first.
     The top k is picked outside XLA, whose top-k is the slower one at every k measured
     (benchmarks/long_top_k.py): by ``tf.math.top_k``, or for long lists
-    (``candidate_top_k.worthwhile``) by ``candidate_top_k``, which ranks only the entries
-    above a sampled threshold. One function per (k, jit_compile, table shapes) is kept, so
-    repeated evaluations (one per epoch) reuse its traces and XLA compilations; the tables
-    are arguments, so models of one shape share it.
+    (``candidate_top_k.worthwhile``) by ``candidate_top_k`` on the host, which sorts only the
+    entries above a sampled threshold. One function per (k, jit_compile, table shapes) is
+    kept, so repeated evaluations (one per epoch) reuse its traces and XLA compilations; the
+    tables are arguments, so models of one shape share it. Items and scores come back as
+    NumPy arrays.
     """
     key = (k, jit_compile, table_shapes)
     if key in _BLOCK_RANKERS:
@@ -117,16 +118,16 @@ def _block_ranker(k: int, jit_compile: bool, table_shapes):
     if candidate_top_k.worthwhile(k, num_items):
         columns = candidate_top_k.sample_columns(num_items)
 
-        @tf.function(reduce_retracing=True)
         def pick(scores):
-            return candidate_top_k.candidate_top_k(scores, k, columns)
+            return candidate_top_k.candidate_top_k(scores.numpy(), k, columns)
 
     else:
+        top_k = tf.function(lambda scores: tuple(tf.math.top_k(scores, k=k)),
+                            reduce_retracing=True)
 
-        @tf.function(reduce_retracing=True)
         def pick(scores):
-            top = tf.math.top_k(scores, k=k)
-            return top.values, top.indices
+            values, indices = top_k(scores)
+            return values.numpy(), indices.numpy()
 
     def rank_block(user_table, item_table, users, mask_slots):
         values, indices = pick(scores_of(user_table, item_table, users, mask_slots))
@@ -143,7 +144,7 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
     once per call, not per block). For each block of ``batch_size`` users, the
     (user, item) pairs of ``exclude`` in the block's rows (gathered from the CSR arrays with
     NumPy, no per-user loop) are scattered to -inf, then the best k are picked
-    (``tf.math.top_k``, or ``kdtfrs.candidate_top_k`` for long lists); no dense mask is
+    (``tf.math.top_k``, or ``kdtfrs.candidate_top_k`` on the host for long lists); no dense mask is
     built. Ties go to the lower item index. A user with fewer than k allowed items gets
     excluded items with score -inf at the end of the list.
 
@@ -183,8 +184,8 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
             user_table, item_table, tf.constant(padded_users),
             tf.constant(_mask_slots(exclusions, block_users)),
         )
-        items.append(block_items.numpy()[: block_users.size])
-        scores.append(block_scores.numpy()[: block_users.size])
+        items.append(block_items[: block_users.size])
+        scores.append(block_scores[: block_users.size])
     return np.concatenate(items), np.concatenate(scores)
 
 

@@ -1,5 +1,5 @@
-"""candidate_top_k against tf.math.top_k and a NumPy sort: ties, -inf, the fallback; and
-top_k_items on its long-list path."""
+"""candidate_top_k against tf.math.top_k and a NumPy sort: ties, signed zeros, -inf, the
+fallback, rows split over threads; and top_k_items on its long-list path."""
 
 import numpy as np
 import pytest
@@ -19,25 +19,51 @@ def reference(scores, k):
     return np.take_along_axis(scores, order, axis=1), order
 
 
-def ranked(scores, k, compiled=False):
-    function = candidate_top_k.candidate_top_k
-    if compiled:
-        function = tf.function(function)
+def ranked(scores, k, workers=None):
     columns = candidate_top_k.sample_columns(scores.shape[1])
-    values, indices = function(tf.constant(scores), k, columns)
-    return values.numpy(), indices.numpy()
+    values, indices = candidate_top_k.candidate_top_k(scores, k, columns, workers)
+    assert values.dtype == np.float32 and indices.dtype == np.int32
+    return values, indices
 
 
-@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("workers", [1, 4])
 @pytest.mark.parametrize("k", [200, 300])
-def test_matches_a_full_sort_with_ties_and_excluded_entries(k, compiled):
+def test_matches_a_full_sort_with_ties_and_excluded_entries(k, workers):
     rng = np.random.default_rng(k)
     scores = np.round(rng.normal(size=(6, N)) * 4).astype(np.float32)  # many ties
     scores[1, rng.choice(N, N // 2, replace=False)] = -np.inf  # half the items excluded
-    values, indices = ranked(scores, k, compiled)
+    values, indices = ranked(scores, k, workers)
     expected_values, expected_indices = reference(scores, k)
     np.testing.assert_array_equal(values, expected_values)
     np.testing.assert_array_equal(indices, expected_indices)
+    top = tf.math.top_k(scores, k)
+    np.testing.assert_array_equal(indices, top.indices.numpy())
+    np.testing.assert_array_equal(values, top.values.numpy())
+
+
+def test_extreme_scores_come_back_unchanged_and_signed_zeros_tie():
+    """The score codes are the floats' bits: extremes survive, -0.0 and 0.0 go by column."""
+    rng = np.random.default_rng(4)
+    scores = rng.normal(size=(3, N)).astype(np.float32) * 1e-3
+    extremes = np.array([np.finfo(np.float32).max, np.finfo(np.float32).tiny, 1e-45, np.inf,
+                         -np.finfo(np.float32).max, -1e-45, 0.0, -0.0], np.float32)
+    scores[:, :extremes.size] = extremes
+    scores[2, 10:400:2] = -0.0
+    scores[2, 11:400:2] = 0.0
+    values, indices = ranked(scores, 250)
+    expected_values, expected_indices = reference(scores, 250)
+    np.testing.assert_array_equal(indices, expected_indices)
+    np.testing.assert_array_equal(values, expected_values)
+
+
+def test_rows_are_split_where_their_keys_would_not_fit(monkeypatch):
+    """Keys hold (row, score, column): with room for 1 row bit, 7 rows go in 4 blocks."""
+    column_bits = (N - 1).bit_length()
+    monkeypatch.setattr(candidate_top_k, "KEY_BITS", candidate_top_k.SCORE_BITS + column_bits + 1)
+    scores = np.random.default_rng(5).normal(size=(7, N)).astype(np.float32)
+    values, indices = ranked(scores, 200, workers=1)
+    np.testing.assert_array_equal(indices, reference(scores, 200)[1])
+    np.testing.assert_array_equal(values, reference(scores, 200)[0])
 
 
 def test_a_row_with_fewer_allowed_entries_than_k_ends_with_minus_infinity():
@@ -50,7 +76,7 @@ def test_a_row_with_fewer_allowed_entries_than_k_ends_with_minus_infinity():
 
 def test_a_threshold_too_high_falls_back_to_the_full_top_k():
     """Sampled columns holding a row's best scores put its threshold above its k-th score:
-    too few candidates, so the block is ranked by tf.math.top_k, still exactly."""
+    too few candidates, so its rows are ranked over every entry, still exactly."""
     k = 200
     columns = candidate_top_k.sample_columns(N)
     scores = np.random.default_rng(2).normal(size=(2, N)).astype(np.float32)
@@ -70,7 +96,7 @@ def test_when_it_is_used_and_a_k_the_sample_cannot_serve():
     assert columns.size == N // candidate_top_k.STRIDE and np.all(np.diff(columns) > 0)
     np.testing.assert_array_equal(columns, candidate_top_k.sample_columns(N))  # fixed
     with pytest.raises(ValueError, match="sampled columns"):
-        candidate_top_k.candidate_top_k(tf.zeros((1, N)), N - 1, columns)
+        candidate_top_k.candidate_top_k(np.zeros((1, N), np.float32), N - 1, columns)
 
 
 @pytest.mark.parametrize("jit_compile", [True, False])
