@@ -741,18 +741,29 @@ def step_cost_section(records):
              "batch, each step a compiled `tf.function`: the student's BPR loss plus the "
              "method's term, gradients and the LazyAdam update; no input pipeline, no "
              "evaluation; fastest of 5 rounds). `prepare` is the one-off teacher pass, "
-             "`refresh` the per-epoch student pass (first call, tracing included). `touch-N`: "
+             "`refresh` the per-epoch student pass (its second call, as in every epoch after "
+             "the first; before 2026-12-05 the first call, tracing included), in parentheses "
+             "against one full evaluation of the student in the same run (every user with a "
+             "test item ranked, top 20; the scratch row's `refresh` cell). `touch-N`: "
              "a term that only scores N fixed items per example, the gather/scatter floor.",
              ""]
     if not records:
         return lines + ["No record yet.", ""]
     lines += ["| dataset | batch | teacher / student dim | method | ms per step | x scratch "
-              "| prepare s | refresh s |", "|---|---|---|---|---|---|---|---|"]
+              "| prepare s | refresh s (x evaluation) |", "|---|---|---|---|---|---|---|---|"]
+    evaluations = {r["dataset"]: r["evaluation_seconds"] for r in records
+                   if r["method"] == "scratch" and "evaluation_seconds" in r}
     for r in records:
+        evaluation = evaluations.get(r["dataset"])
+        if r["method"] == "scratch" and evaluation is not None:
+            refresh = f"evaluation {evaluation:.2f}"
+        elif r["refresh_seconds"] and evaluation:
+            refresh = f"{r['refresh_seconds']:.2f} ({r['refresh_seconds'] / evaluation:.1f}x)"
+        else:
+            refresh = f"{r['refresh_seconds']:.2f}"
         lines.append(f"| {r['dataset']} | {r['batch_size']} | {r['teacher_dim']} / "
                      f"{r['student_dim']} | {r['method']} | {r['step_ms']:.1f} | "
-                     f"{r['x_scratch']:.1f} | {r['prepare_seconds']:.2f} "
-                     f"| {r['refresh_seconds']:.2f} |")
+                     f"{r['x_scratch']:.1f} | {r['prepare_seconds']:.2f} | {refresh} |")
     return lines + [""]
 
 
