@@ -98,7 +98,7 @@ _BLOCK_SCORERS = {jit_compile: tf.function(_masked_scores, jit_compile=jit_compi
 
 
 def _block_ranker(k: int, jit_compile: bool, table_shapes):
-    """A function (user_table, item_table, users [b], mask_slots [S, 2]) -> (items, scores).
+    """A function (user_table, item_table, users [b], mask_slots [S, 2], rows) -> (items, scores).
 
     The scores are compiled with XLA by default: XLA scatters -inf into the block's score
     matrix in place, where TensorFlow's kernel copies the whole [b, num_items] matrix first.
@@ -108,7 +108,8 @@ def _block_ranker(k: int, jit_compile: bool, table_shapes):
     entries above a sampled threshold. One function per (k, jit_compile, table shapes) is
     kept, so repeated evaluations (one per epoch) reuse its traces and XLA compilations; the
     tables are arguments, so models of one shape share it. Items and scores come back as
-    NumPy arrays.
+    NumPy arrays for the first ``rows`` users (the rest pad the last block to the compiled
+    shape; the host path does not rank them).
     """
     key = (k, jit_compile, table_shapes)
     if key in _BLOCK_RANKERS:
@@ -118,19 +119,19 @@ def _block_ranker(k: int, jit_compile: bool, table_shapes):
     if candidate_top_k.worthwhile(k, num_items):
         columns = candidate_top_k.sample_columns(num_items)
 
-        def pick(scores):
-            return candidate_top_k.candidate_top_k(scores.numpy(), k, columns)
+        def pick(scores, rows):
+            return candidate_top_k.candidate_top_k(scores.numpy()[:rows], k, columns)
 
     else:
         top_k = tf.function(lambda scores: tuple(tf.math.top_k(scores, k=k)),
                             reduce_retracing=True)
 
-        def pick(scores):
+        def pick(scores, rows):
             values, indices = top_k(scores)
-            return values.numpy(), indices.numpy()
+            return values.numpy()[:rows], indices.numpy()[:rows]
 
-    def rank_block(user_table, item_table, users, mask_slots):
-        values, indices = pick(scores_of(user_table, item_table, users, mask_slots))
+    def rank_block(user_table, item_table, users, mask_slots, rows):
+        values, indices = pick(scores_of(user_table, item_table, users, mask_slots), rows)
         return indices, values
 
     _BLOCK_RANKERS[key] = rank_block
@@ -182,10 +183,10 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
         padded_users = np.pad(block_users, (0, block - block_users.size))
         block_items, block_scores = rank_block(
             user_table, item_table, tf.constant(padded_users),
-            tf.constant(_mask_slots(exclusions, block_users)),
+            tf.constant(_mask_slots(exclusions, block_users)), block_users.size,
         )
-        items.append(block_items[: block_users.size])
-        scores.append(block_scores[: block_users.size])
+        items.append(block_items)
+        scores.append(block_scores)
     return np.concatenate(items), np.concatenate(scores)
 
 
