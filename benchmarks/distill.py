@@ -154,8 +154,11 @@ SETTINGS = {
             # HTD: CiteULike-t's values (KDs' gowalla/bpr keeps α 0.5 and no λ); FTD its
             # default 0.001 there too. At weight 1 their terms are 84x and 2,622x BPR's on
             # Gowalla's first batch against 109x and 1,579x on CiteULike-t's
-            # (benchmarks/loss_scale.py), the same order, so the same λ.
-            "htd": {"weight": 0.001, "alpha": 0.5},
+            # (benchmarks/loss_scale.py), the same order, so the same λ. Its experts in
+            # bfloat16: with float32 ones a run needs at least 3.35 h (692 ms profiled step x
+            # 198 x 88), more than a session here, so it could never be recorded; 2.16 h with
+            # bfloat16 (benchmarks/notes.md). The table labels the row.
+            "htd": {"weight": 0.001, "alpha": 0.5, "expert_dtype": "bfloat16"},
         },
         "bd": {"warmup_epochs": 5, "refresh_every": 10},
         "hetcomp": {"dkc_every": 5},  # as on CiteULike-t: DKC at 5, 10, ..., 85 of 88

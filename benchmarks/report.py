@@ -162,14 +162,27 @@ def remaining_hours_line(missing, records, earlier=(), earlier_epochs=None,
 
 def protocol_profile(dataset, records) -> list:
     """The step_profile.py records of ``dataset`` at distill.py's sizes (batch, teacher
-    dimension), default optimizer, no XLA, per-row list terms, float32 experts."""
+    dimension), default optimizer, no XLA, per-row list terms, and the experts' dtype
+    distill.py runs the method with (float32 unless its settings say otherwise)."""
     settings = tune_methods().SETTINGS[dataset]
     return [r for r in records if r["dataset"] == dataset and "steps_per_epoch" in r
             and r["batch_size"] == settings["student_fit"].batch_size
             and r["teacher_dim"] == settings["teacher"].dim
             and r["student_dim"] == settings["student"].dim
             and (r["optimizer"], r["jit"], r["per_unique_user"]) == ("lazy_adam", False, False)
-            and r["expert_dtype"] == "float32"]
+            and r["expert_dtype"] == settings["params"].get(r["method"], {}).get(
+                "expert_dtype", "float32")]
+
+
+def uses_bfloat16_experts(config) -> bool:
+    """Whether a record's method config (a preset's nested ones included) sets bfloat16
+    experts."""
+    if isinstance(config, dict):
+        return (config.get("expert_dtype") == "bfloat16"
+                or any(uses_bfloat16_experts(value) for value in config.values()))
+    if isinstance(config, (list, tuple)):
+        return any(uses_bfloat16_experts(value) for value in config)
+    return False
 
 
 def load(name):
@@ -352,7 +365,9 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
                      "one seed is taken to be as noisy as one scratch seed. The teacher's part "
                      "is conservative: a student of a lucky teacher is lucky too. "
                      "Beats scratch: the means differ by more than twice the standard error "
-                     "of their difference, else within noise.")
+                     "of their difference, else within noise. \"bfloat16 experts\": the "
+                     "method's expert products ran in bfloat16 (distill.py's settings for it "
+                     "on this dataset; docs/methods.md, DE).")
         lines.append("")
     scratch = rows.get("scratch", [])
     scratch_seconds = (statistics.mean(r["seconds_per_epoch"] for r in scratch)
@@ -405,7 +420,9 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
             val_cell = f"{score:.4f} ({its_scratch:.4f})"
             if score > its_scratch and beats.startswith("**no**"):
                 beats += "; higher than scratch on held-out pairs"
-        lines.append(f"| {method} | {len(group)} | " + " | ".join(cells) +
+        label = method + (", bfloat16 experts" if any(uses_bfloat16_experts(r["config"])
+                                                      for r in group) else "")
+        lines.append(f"| {label} | {len(group)} | " + " | ".join(cells) +
                      f" | {gap} | {beats} | {val_cell} | {ratio} | {refresh:.2f} |")
     settings = tune_methods().SETTINGS.get(dataset, {})  # distill.py's, through tune_methods
     seeds_run = {m: {r["seed"] for r in rows.get(m, [])} for m in METHOD_ORDER

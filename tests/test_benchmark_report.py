@@ -227,6 +227,32 @@ def test_the_ranking_runs_wall_time_leaves_out_teachers_and_schemes():
                                            "(the sum of their wall_seconds; 25 epochs each).")
 
 
+def test_gowalla_htd_runs_bfloat16_experts_and_its_row_and_price_say_so():
+    from benchmarks.report import distill_section, protocol_profile
+
+    htd, = build_method(SETTINGS["gowalla"], "htd")
+    assert htd.get_config()["expert_dtype"] == "bfloat16"  # a float32 run outlasts a session
+    profile = [{"dataset": "gowalla", "method": method, "steps_per_epoch": 198,
+                "batch_size": 4096, "teacher_dim": 300, "student_dim": 20,
+                "optimizer": "lazy_adam", "jit": False, "per_unique_user": False,
+                "expert_dtype": dtype}
+               for method in ("htd", "de") for dtype in ("float32", "bfloat16")]
+    assert [(r["method"], r["expert_dtype"]) for r in protocol_profile("gowalla", profile)] == [
+        ("htd", "bfloat16"), ("de", "float32")]
+
+    def row(method, seed, config):
+        return {"dataset": "gowalla", "method": method, "seed": seed, "ndcg@20": 0.1,
+                "recall@20": 0.1, "recall@10": 0.1, "ndcg@10": 0.1, "epochs": 88,
+                "seconds_per_epoch": 2.0, "refresh_seconds": 0.0, "config": config,
+                "teacher": "bpr_mf-300", "student_dim": 20}
+
+    lines = distill_section("gowalla", [row("scratch", 0, {}), row("htd", 0, htd.get_config()),
+                                        row("de", 0, {"de": {"expert_dtype": "float32"}})],
+                            list_missing=False)
+    assert any(line.startswith("| htd, bfloat16 experts | 1 |") for line in lines)
+    assert any(line.startswith("| de | 1 |") for line in lines)
+
+
 def test_the_runs_not_yet_made_are_priced_from_their_own_runs_else_the_superseded_table():
     from benchmarks.report import remaining_hours_line
 
