@@ -8,14 +8,15 @@ Per dataset: a BPR-MF teacher (400-d on CiteULike-t, 300-d on Gowalla, METHODS.m
 trained once (seed 0) and kept under --work; then, per seed, a 20-d BPR-MF student from
 scratch and one per method, all with the same optimiser, epochs and early stopping on
 validation NDCG@20 (Gowalla's given split has no validation part: the epochs and l2 chosen by
-benchmarks/tune.py on held-out training pairs). Test metrics
-mask training (and validation) items; beside them, Recall@20 on the 1% most popular items and
-on the others (benchmarks/popularity.py; records made before 2026-12-04 lack it). Records go to benchmarks/results/distill.json, one per
-dataset x method x seed; finished records are skipped, and a run in progress resumes from
-its checkpoint. A record or checkpoint made with other settings (e.g. a retuned weight), or a
-teacher under --work trained with other settings, stops the run with what to move aside, so
-results of two settings never mix. Each record keeps the settings of the teacher its table is
-made against (``teacher_config``), so a record made against another teacher stops it too.
+benchmarks/tune.py on held-out training pairs). Test metrics mask training (and validation)
+items; beside them, Recall@20 on the 1% most popular items and on the others
+(benchmarks/popularity.py; records made before 2026-12-04 lack it). Records go to
+benchmarks/results/distill.json, one per dataset x method x seed; finished records are
+skipped, and a run in progress resumes from its checkpoint. A record or checkpoint made with
+other settings (e.g. a retuned weight), or a teacher under --work trained with other settings,
+stops the run with what to move aside, so results of two settings never mix. Each record keeps
+the settings of the teacher its table is made against (``teacher_config``), so a record made
+against another teacher stops it too.
 ``python benchmarks/report.py`` turns the records into docs/benchmarks.md.
 
 The schemes beyond one frozen teacher (``SCHEMES``) run under the same protocol and seeds:
