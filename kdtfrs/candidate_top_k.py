@@ -81,7 +81,9 @@ def candidate_top_k(scores, k: int, columns, workers: int | None = None):
     if row_bits < 0:
         raise ValueError(f"rows of {num_columns} entries do not fit the int64 keys: use "
                          "tf.math.top_k.")
-    workers = workers or len(os.sched_getaffinity(0))
+    if num_rows == 0:
+        return np.zeros((0, k), np.float32), np.zeros((0, k), np.int32)
+    workers = workers or available_cores()
     chunk = max(1, min(1 << row_bits, -(-num_rows // workers)))
     starts = range(0, num_rows, chunk)
 
@@ -95,6 +97,13 @@ def candidate_top_k(scores, k: int, columns, workers: int | None = None):
             parts = list(pool.map(rank_rows, starts))
     return (np.concatenate([values for values, _ in parts]),
             np.concatenate([indices for _, indices in parts]))
+
+
+def available_cores() -> int:
+    """The cores this process may run on (all of the machine's where that is not known)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def _ranked_rows(block, k, rank, columns, column_bits):

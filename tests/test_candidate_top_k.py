@@ -66,6 +66,11 @@ def test_rows_are_split_where_their_keys_would_not_fit(monkeypatch):
     np.testing.assert_array_equal(values, reference(scores, 200)[0])
 
 
+def test_no_rows_give_empty_lists():
+    values, indices = ranked(np.zeros((0, N), np.float32), 200)
+    assert values.shape == indices.shape == (0, 200)
+
+
 def test_a_row_with_fewer_allowed_entries_than_k_ends_with_minus_infinity():
     scores = np.random.default_rng(1).normal(size=(3, N)).astype(np.float32)
     scores[2, 150:] = -np.inf  # 150 allowed entries, k 200
