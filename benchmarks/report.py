@@ -7,6 +7,7 @@ Tables only state what the records hold; the page says which runs are still miss
 
 from __future__ import annotations
 
+import argparse
 import json
 import pathlib
 import statistics
@@ -1044,6 +1045,9 @@ def pipeline_section(records):
 
 
 def main():
+    argparse.ArgumentParser(
+        description="Writes docs/benchmarks.md from the records in benchmarks/results/*.json."
+    ).parse_args()
     lines = [INTRO]
     lines += backbones_section(load("backbones"))
     distill = load("distill")
