@@ -91,6 +91,10 @@ SETTINGS = {
         # Weights chosen on validation NDCG@20 (benchmarks/tune_weights.py, seed 0).
         "params": {
             "unkd": {"weight": 0.05},
+            # RCE-KD: the weight sweep (results/tune-citeulike-t-methods/) put 5 first (0.0449
+            # against 0.0440 at the class default 500; flat over 5-5,000). The rows at 500 are
+            # results/distill-rce-kd-weight500.json.
+            "rce_kd": {"weight": 5.0},
             # HTD: the TD repository's λ and α, not KDs' (0.5, 0.9). On the first batch of an
             # untrained student the HTD term at weight 1 is 75 against BPR's 0.69 (FTD's 1095,
             # run at 0.001; benchmarks/loss_scale.py), so KDs' 0.5 made it 54x the student's
