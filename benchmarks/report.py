@@ -848,6 +848,28 @@ def kernel_floor_section(records):
     return lines + [""]
 
 
+def epoch_boundary_section(records):
+    """The pause between two Keras epochs, with tf.data's autotuning on and off."""
+    lines = ["## The pause between epochs: tf.data autotuning on and off", "",
+             "Command: `python benchmarks/epoch_boundary.py`; Gowalla: `--dataset gowalla "
+             "--dims 20 300 --batch-size 4096` (BPR-MF trained 10 epochs on "
+             "`bpr_triples(autotune=...)`, the same batches either way; the first epoch "
+             "left out; no evaluation or checkpoint, so the boundary is the iterator's "
+             "replacement alone). With autotuning on, Keras' deletion of each epoch's "
+             "iterator waits for the autotuning thread's next wake-up (TF 2.16), a period "
+             "that doubles as the epoch runs, so the pause grows with the epoch. "
+             "`bpr_triples` has it off by default since 2026-12-06.", ""]
+    if not records:
+        return lines + ["No record yet.", ""]
+    lines += ["| dataset | dim | batch | autotune | train s per epoch | boundary s (mean) | "
+              "boundary s (longest) |", "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['dataset']} | {r['dim']} | {r['batch_size']} | "
+              f"{'on' if r['autotune'] else 'off'} | {r['train_seconds']:.2f} | "
+              f"{r['boundary_seconds']:.2f} | {r['boundary_max_seconds']:.2f} |"
+              for r in records]
+    return lines + [""]
+
+
 def long_top_k_section(records):
     """One block of 2,048 users ranked, by k and the way the top k is picked."""
     lines = ["## Ranking a block of users: the top k by list length", "",
@@ -1123,6 +1145,7 @@ def main():
     lines += step_profile_section(load("step_profile"))
     lines += kernel_floor_section(load("kernel_floor"))
     lines += long_top_k_section(load("long_top_k"))
+    lines += epoch_boundary_section(load("epoch_boundary"))
     lines += serving_section(load("serving"))
     lines += block_size_section(load("exact_block_size"))
     lines += pipeline_section(load("pipeline"))

@@ -15,6 +15,7 @@ def bpr_triples(
     seed: int = 0,
     shuffle: bool = True,
     drop_remainder: bool = False,
+    autotune: bool = False,
 ) -> tf.data.Dataset:
     """One epoch of BPR batches per iteration over the dataset.
 
@@ -31,6 +32,13 @@ def bpr_triples(
     The whole epoch is vectorised: one stateless shuffle of the pair positions, then per batch a
     gather and one call to the sampler (no per-pair tf.data elements).
 
+    tf.data's autotuning is off by default. Its model thread, started when a Keras train
+    function first reads the iterator, is not woken when that iterator is deleted (TF 2.16), and
+    Keras deletes the iterator at every epoch's end. Each epoch then waited out the thread's
+    sleep: up to 4 s between CiteULike-t epochs of 5 s (benchmarks/epoch_boundary.py).
+    Without it the sampler runs one call per CPU core at once (at most 16), and the prefetch
+    buffer still grows on its own. The batches are the same either way.
+
     Args:
       train: the training interactions.
       batch_size: pairs per batch.
@@ -38,6 +46,7 @@ def bpr_triples(
       seed: the seed of the whole sequence of epochs.
       shuffle: shuffle the pairs every epoch (else user-major order).
       drop_remainder: drop the last, smaller batch (static batch shapes).
+      autotune: let tf.data's autotuning set the sampling parallelism (see above).
 
     Returns:
       A dataset of ``{"user": int32 [B], "pos_item": int32 [B], "neg_item": int32 [B, n]}``.
@@ -83,9 +92,12 @@ def bpr_triples(
     epoch_seeds = (
         tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2).take(1)
     )
+    options = tf.data.Options()
+    options.autotune.enabled = autotune
     return (
         epoch_seeds.flat_map(epoch_batches)
         .map(triples, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         .apply(tf.data.experimental.assert_cardinality(num_batches))
         .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
     )

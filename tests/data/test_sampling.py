@@ -67,3 +67,17 @@ def test_bad_arguments():
     with pytest.raises(DataFormatError, match="too few"):
         bpr_triples(InteractionMatrix.from_pairs([], [], 2, 2), batch_size=4)
     assert isinstance(bpr_triples(_train(), 8), tf.data.Dataset)
+
+
+def test_autotuning_off_by_default_and_the_same_batches_either_way():
+    # Autotuning's thread made Keras wait at every epoch's end (bpr_triples' docstring).
+    train = _train()
+    default = bpr_triples(train, batch_size=16, seed=3)
+    assert default.options().autotune.enabled is False
+    tuned = bpr_triples(train, batch_size=16, seed=3, autotune=True)
+    assert tuned.options().autotune.enabled is True
+    for _ in range(2):  # two epochs: each iteration draws a new epoch seed
+        epoch, _ = _epoch(default)
+        expected, _ = _epoch(tuned)
+        for key in expected:
+            np.testing.assert_array_equal(epoch[key], expected[key])
