@@ -77,6 +77,11 @@ SUPERSEDED_METHOD_RUNS = (
         ".json`). The weight sweep (table tune-citeulike-t-methods) put λ 5 first on validation "
         "NDCG@20, so the CiteULike-t table runs that. The sweep's curve is flat: 0.0449 at 5, "
         "0.0444 at 50, 0.0440 at 500 and 0.0442 at 5,000, one seed each.", ""]),
+    ("distill-dcd-weight0.01", "CiteULike-t, DCD at its default weight (superseded)", [
+        "DCD's runs at the class default λ 0.01 (`benchmarks/results/distill-dcd-weight0.01"
+        ".json`). The weight sweep (table tune-citeulike-t-methods) put λ 0.001 first on "
+        "validation NDCG@20, 0.0455 against 0.0402 at 0.01 and 0.0353 at 0.1 (one seed each), "
+        "so the CiteULike-t table runs 0.001.", ""]),
 )
 
 
