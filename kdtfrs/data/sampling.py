@@ -35,7 +35,7 @@ def bpr_triples(
     tf.data's autotuning is off by default. Its model thread, started when a Keras train
     function first reads the iterator, is not woken when that iterator is deleted (TF 2.16), and
     Keras deletes the iterator at every epoch's end. Each epoch then waited out the thread's
-    sleep: up to 4 s between CiteULike-t epochs of 5 s (benchmarks/epoch_boundary.py).
+    sleep: up to 4.2 s between Gowalla epochs of 6.4 s (benchmarks/epoch_boundary.py).
     Without it the sampler runs one call per CPU core at once (at most 16), and the prefetch
     buffer still grows on its own. The batches are the same either way.
 
