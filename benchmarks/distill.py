@@ -98,6 +98,10 @@ SETTINGS = {
             # DCD: the sweep put 0.001 first (0.0455 against 0.0402 at the class default
             # 0.01 and 0.0353 at 0.1). The rows at 0.01 are results/distill-dcd-weight0.01.json.
             "dcd": {"weight": 0.001},
+            # RRD: the sweep's curve is flat (0.0422 / 0.0441 / 0.0445 / 0.0447 at 0.01 / 0.1 /
+            # 1 / 10); the protocol takes its best, 10. The rows at the class default 0.1 are
+            # results/distill-rrd-weight0.1.json.
+            "rrd": {"weight": 10.0},
             # HTD: the TD repository's λ and α, not KDs' (0.5, 0.9). On the first batch of an
             # untrained student the HTD term at weight 1 is 75 against BPR's 0.69 (FTD's 1095,
             # run at 0.001; benchmarks/loss_scale.py), so KDs' 0.5 made it 54x the student's

@@ -82,6 +82,11 @@ SUPERSEDED_METHOD_RUNS = (
         ".json`). The weight sweep (table tune-citeulike-t-methods) put λ 0.001 first on "
         "validation NDCG@20, 0.0455 against 0.0402 at 0.01 and 0.0353 at 0.1 (one seed each), "
         "so the CiteULike-t table runs 0.001.", ""]),
+    ("distill-rrd-weight0.1", "CiteULike-t, RRD at its default weight (superseded)", [
+        "RRD's runs at the class default λ 0.1 (`benchmarks/results/distill-rrd-weight0.1"
+        ".json`). The weight sweep (table tune-citeulike-t-methods) put λ 10 first on "
+        "validation NDCG@20, on a flat curve: 0.0422 at 0.01, 0.0441 at 0.1, 0.0445 at 1 and "
+        "0.0447 at 10 (one seed each), so the CiteULike-t table runs 10.", ""]),
 )
 
 
