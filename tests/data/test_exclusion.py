@@ -112,3 +112,19 @@ def test_works_inside_tf_function_and_tf_data():
     for batch_index, negatives in enumerate(dataset):
         batch_users = np.arange(5 * batch_index, 5 * batch_index + 5)
         assert not exclusion.contains(batch_users, negatives).numpy().any()
+
+
+@pytest.mark.parametrize("density", [0.0, 0.1, 0.6])
+def test_each_draw_is_the_free_item_of_its_uniform_rank(density):
+    """The item drawn for uniform u is the floor(u * free)-th free item of its user (NumPy)."""
+    matrix = _random_matrix(seed=2, density=density)
+    exclusion = PairExclusion(matrix)
+    users = np.array([3, 0, 1, 29, 7, 3, NUM_USERS + 4], dtype=np.int32)  # one has no key
+    seed = tf.constant([7, 8], tf.int64)
+    items = exclusion.sample_uniform_excluding(users, 40, seed).numpy()
+    uniform = tf.random.stateless_uniform([len(users), 40], seed, dtype=tf.float64).numpy()
+    excluded = _pair_set(matrix)
+    for row, user in enumerate(users):
+        free = [i for i in range(NUM_ITEMS) if (user, i) not in excluded]
+        ranks = np.floor(uniform[row] * len(free)).astype(int)
+        np.testing.assert_array_equal(items[row], np.array(free)[ranks])
