@@ -478,9 +478,10 @@ REPRODUCTIONS = (
 
 
 def reproduction_section(recorded, rerun, name, title, change, column, methods):
-    """Seed-0 rows of distill.json against the same runs made again after ``change``
-    (``rerun``: the records of results file ``name``) for ``methods`` (() for every ranking
-    method)."""
+    """Seed-0 rows of ``recorded`` (distill.json's and the superseded runs') against the same
+    runs made again after ``change`` (``rerun``: the records of results file ``name``) for
+    ``methods`` (() for every ranking method). A rerun is set against the recorded row of its
+    own settings (``config``): a method since rerun at another weight keeps its first row."""
     only = f"--methods {' '.join(methods)} " if methods else ""
     lines = [f"## {title} (CiteULike-t, seed 0)", "",
              f"{change[0].upper() + change[1:]}; the same benchmark, settings and seed were run "
@@ -488,12 +489,14 @@ def reproduction_section(recorded, rerun, name, title, change, column, methods):
              f"{only}--results benchmarks/results/{name}.json`).", "",
              f"| method | recorded ndcg@20 (epochs) | {column} (epochs) | difference |",
              "|---|---|---|---|"]
-    old = {r["method"]: r for r in recorded if r["dataset"] == "citeulike-t" and r["seed"] == 0}
+    seed_0 = [r for r in recorded if r["dataset"] == "citeulike-t" and r["seed"] == 0]
+    old = {r["method"] for r in seed_0}
     for method in METHOD_ORDER:
         new = next((r for r in rerun if r["method"] == method), None)
-        if new is None or method not in old:
+        before = new and next((r for r in seed_0 if r["method"] == method
+                               and r.get("config") == new.get("config")), None)
+        if before is None:
             continue
-        before = old[method]
         lines.append(f"| {method} | {before['ndcg@20']:.4f} ({before['epochs']}) | "
                      f"{new['ndcg@20']:.4f} ({new['epochs']}) | "
                      f"{signed_difference(new['ndcg@20'] - before['ndcg@20'])} |")
@@ -1134,7 +1137,8 @@ def main():
     for name, *text in REPRODUCTIONS:
         rerun = load(name)
         if rerun:
-            lines += reproduction_section(distill, rerun, name, *text)
+            superseded = [r for run, *_ in SUPERSEDED_METHOD_RUNS for r in load(run)]
+            lines += reproduction_section(distill + superseded, rerun, name, *text)
     for name, *text in VARIANTS:
         variant = load(name)
         if variant:
