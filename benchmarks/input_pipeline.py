@@ -4,8 +4,9 @@
     python benchmarks/input_pipeline.py --dataset gowalla --batch-size 4096
 
 Three timings of one epoch of ``kdtfrs.data.bpr_triples`` (the pipeline every training path
-reads), each the mean over ``--epochs`` epochs after a first one left out (tracing, and the
-cache's filling):
+reads), each the median over ``--epochs`` epochs after a first one left out (tracing, and the
+cache's filling); the median, as single epochs of this machine's VM now and then take twice as
+long:
 
 - ``pipeline s``: the dataset iterated alone, nothing trained: what producing an epoch's
   batches costs (shuffle, gathers, negative sampling) when it has the machine to itself;
@@ -21,6 +22,7 @@ batch size, dim); rerun to replace.
 from __future__ import annotations
 
 import pathlib
+import statistics
 import sys
 import time
 
@@ -35,24 +37,24 @@ from kdtfrs.models import BPRMF, LazyAdam  # noqa: E402
 
 
 def iterate_seconds(dataset, epochs) -> float:
-    """Mean seconds of one pass over ``dataset`` (the first of ``epochs + 1`` left out)."""
+    """Median seconds of one pass over ``dataset`` (the first of ``epochs + 1`` left out)."""
     seconds = []
     for _ in range(epochs + 1):
         start = time.perf_counter()
         for _ in dataset:
             pass
         seconds.append(time.perf_counter() - start)
-    return sum(seconds[1:]) / epochs
+    return statistics.median(seconds[1:])
 
 
 def train_seconds(split, dataset, dim, epochs, seed=0) -> float:
-    """Mean training seconds of an epoch of BPR-MF on ``dataset`` (the first left out)."""
+    """Median training seconds of an epoch of BPR-MF on ``dataset`` (the first left out)."""
     keras.utils.set_random_seed(seed)
     model = BPRMF(split.num_users, split.num_items, embedding_dim=dim, seed=seed)
     model.compile(optimizer=LazyAdam(1e-3))
     clock = EpochClock()
     model.fit(dataset, epochs=epochs + 1, callbacks=[clock], verbose=0)
-    return sum(clock.train[1:]) / epochs
+    return statistics.median(clock.train[1:])
 
 
 def main(argv=None):
@@ -60,7 +62,7 @@ def main(argv=None):
     parser.add_argument("--dataset", default="citeulike-t")
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--dim", type=int, default=20)
-    parser.add_argument("--epochs", type=int, default=5, help="epochs timed per way")
+    parser.add_argument("--epochs", type=int, default=9, help="epochs timed per way")
     args = parser.parse_args(argv)
     if args.epochs < 1:
         parser.error("--epochs must be at least 1")

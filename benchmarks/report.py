@@ -887,8 +887,8 @@ def input_pipeline_section(records):
     """What producing the BPR batches adds to a training epoch."""
     lines = ["## The input pipeline's share of an epoch", "",
              "Command: `python benchmarks/input_pipeline.py`; Gowalla: `--dataset gowalla "
-             "--batch-size 4096` (BPR-MF 20-d; seconds per epoch, the mean of 5 after a first "
-             "left out). `pipeline`: one epoch of `kdtfrs.data.bpr_triples` iterated alone, "
+             "--batch-size 4096` (BPR-MF 20-d; seconds per epoch, the median of 9 after a "
+             "first left out). `pipeline`: one epoch of `kdtfrs.data.bpr_triples` iterated alone, "
              "nothing trained; `live`: training on it, as every run trains; `cached`: "
              "training on the same pipeline followed by `Dataset.cache()`, so epochs read "
              "finished batches. live - cached is what producing the batches adds to an "
