@@ -861,47 +861,51 @@ def kernel_floor_section(records):
     return lines + [""]
 
 
+def record_table(title, description, columns, rows):
+    """A section: ``title``, ``description``, then a table of ``columns`` with one row of
+    cells per record (``rows``), or "No record yet." where there is none."""
+    lines = [f"## {title}", "", description, ""]
+    if not rows:
+        return lines + ["No record yet.", ""]
+    return lines + ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+                    *("| " + " | ".join(row) + " |" for row in rows), ""]
+
+
 def epoch_boundary_section(records):
     """The pause between two Keras epochs, with tf.data's autotuning on and off."""
-    lines = ["## The pause between epochs: tf.data autotuning on and off", "",
-             "Command: `python benchmarks/epoch_boundary.py`; Gowalla: `--dataset gowalla "
-             "--dims 20 300 --batch-size 4096` (BPR-MF trained 10 epochs on "
-             "`bpr_triples(autotune=...)`, the same batches either way; the first epoch "
-             "left out; no evaluation or checkpoint, so the boundary is the iterator's "
-             "replacement alone). With autotuning on, Keras' deletion of each epoch's "
-             "iterator waits for the autotuning thread's next wake-up (TF 2.16), a period "
-             "that doubles as the epoch runs, so the pause grows with the epoch. "
-             "`bpr_triples` has it off by default since 2026-12-06.", ""]
-    if not records:
-        return lines + ["No record yet.", ""]
-    lines += ["| dataset | dim | batch | autotune | train s per epoch | boundary s (mean) | "
-              "boundary s (longest) |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['dataset']} | {r['dim']} | {r['batch_size']} | "
-              f"{'on' if r['autotune'] else 'off'} | {r['train_seconds']:.2f} | "
-              f"{r['boundary_seconds']:.2f} | {r['boundary_max_seconds']:.2f} |"
-              for r in records]
-    return lines + [""]
+    return record_table(
+        "The pause between epochs: tf.data autotuning on and off",
+        "Command: `python benchmarks/epoch_boundary.py`; Gowalla: `--dataset gowalla "
+        "--dims 20 300 --batch-size 4096` (BPR-MF trained 10 epochs on "
+        "`bpr_triples(autotune=...)`, the same batches either way; the first epoch "
+        "left out; no evaluation or checkpoint, so the boundary is the iterator's "
+        "replacement alone). With autotuning on, Keras' deletion of each epoch's "
+        "iterator waits for the autotuning thread's next wake-up (TF 2.16), a period "
+        "that doubles as the epoch runs, so the pause grows with the epoch. "
+        "`bpr_triples` has it off by default since 2026-12-06.",
+        ["dataset", "dim", "batch", "autotune", "train s per epoch", "boundary s (mean)",
+         "boundary s (longest)"],
+        [[r["dataset"], str(r["dim"]), str(r["batch_size"]), "on" if r["autotune"] else "off",
+          f"{r['train_seconds']:.2f}", f"{r['boundary_seconds']:.2f}",
+          f"{r['boundary_max_seconds']:.2f}"] for r in records])
 
 
 def input_pipeline_section(records):
     """What producing the BPR batches adds to a training epoch."""
-    lines = ["## The input pipeline's share of an epoch", "",
-             "Command: `python benchmarks/input_pipeline.py`; Gowalla: `--dataset gowalla "
-             "--batch-size 4096` (BPR-MF 20-d; seconds per epoch, the median of 9 after a "
-             "first left out). `pipeline`: one epoch of `kdtfrs.data.bpr_triples` iterated alone, "
-             "nothing trained; `live`: training on it, as every run trains; `cached`: "
-             "training on the same pipeline followed by `Dataset.cache()`, so epochs read "
-             "finished batches. live - cached is what producing the batches adds to an "
-             "epoch.", ""]
-    if not records:
-        return lines + ["No record yet.", ""]
-    lines += ["| dataset | batch | batches | pipeline s | train s, live | train s, cached | "
-              "live - cached |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['dataset']} | {r['batch_size']} | {r['batches']} | "
-              f"{r['pipeline_seconds']:.2f} | {r['train_live_seconds']:.2f} | "
-              f"{r['train_cached_seconds']:.2f} | "
-              f"{r['train_live_seconds'] - r['train_cached_seconds']:.2f} |" for r in records]
-    return lines + [""]
+    return record_table(
+        "The input pipeline's share of an epoch",
+        "Command: `python benchmarks/input_pipeline.py`; Gowalla: `--dataset gowalla "
+        "--batch-size 4096` (BPR-MF 20-d; seconds per epoch, the median of 9 after a "
+        "first left out). `pipeline`: one epoch of `kdtfrs.data.bpr_triples` iterated alone, "
+        "nothing trained; `live`: training on it, as every run trains; `cached`: "
+        "training on the same pipeline followed by `Dataset.cache()`, so epochs read "
+        "finished batches. live - cached is what producing the batches adds to an "
+        "epoch.",
+        ["dataset", "batch", "batches", "pipeline s", "train s, live", "train s, cached",
+         "live - cached"],
+        [[r["dataset"], str(r["batch_size"]), str(r["batches"]), f"{r['pipeline_seconds']:.2f}",
+          f"{r['train_live_seconds']:.2f}", f"{r['train_cached_seconds']:.2f}",
+          f"{r['train_live_seconds'] - r['train_cached_seconds']:.2f}"] for r in records])
 
 
 def long_top_k_section(records):
