@@ -1,7 +1,7 @@
 """A set of excluded (user, item) pairs: membership tests and uniform sampling outside it, in TF.
 
 The set is stored as sorted int64 keys ``user * num_items + item`` (one entry per pair, never a
-dense ``|U| x |I|`` mask), so memory is ``O(#pairs)`` and every query is a ``tf.searchsorted``.
+dense ``|U| x |I|`` mask) with one offset per user, so memory is ``O(#pairs + #users)``.
 All methods are pure TF ops: they run eagerly, inside ``tf.function`` and in ``tf.data`` maps.
 
 Sampling is exact and needs no rejection loop. For user ``u`` with excluded items
