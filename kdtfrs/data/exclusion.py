@@ -12,8 +12,8 @@ is therefore
     x(r) = r + #{k : f_k <= r},
 
 one ``tf.searchsorted`` over the keys ``u * I + f_k``, which stay globally sorted. Where a
-user's keys begin and end is kept per user (``offsets``, one gather per sampled row instead of
-two more searches). Drawing ``r ~ U{0, ..., I - m - 1}`` makes ``x(r)`` uniform over the free
+user's keys begin and end is kept per user (``offsets``: two gathers per sampled row instead
+of two more searches). Drawing ``r ~ U{0, ..., I - m - 1}`` makes ``x(r)`` uniform over the free
 items, at a fixed cost per sample whatever the share of excluded items (rejection would need
 about ``I / (I - m)`` rounds).
 """
