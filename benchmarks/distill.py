@@ -60,7 +60,8 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.popularity import SLICES, sliced_recall  # noqa: E402
 from benchmarks.records import (ResultsFile, claim_checkpoint,  # noqa: E402
-                                other_teacher_error, plain, stale_record_error)
+                                other_teacher_error, plain, release_checkpoint,
+                                stale_record_error)
 from kdtfrs import config_values, tasks, model_dir, trajectory  # noqa: E402
 from kdtfrs.evaluation import evaluate_lists  # noqa: E402
 from kdtfrs.experiment import (BackboneSpec, DataSpec, distill_student,  # noqa: E402
@@ -234,7 +235,8 @@ def train_student(teacher, split, data_spec, signals, method_id, distillation, s
     from ``checkpoint``.
 
     The directory is claimed for this exact run (``claim_checkpoint``), so the state of a run
-    with other settings is never resumed. Returns ``distill_student``'s result.
+    with other settings is never resumed, and released when the run ends (its record, which
+    the caller writes, guards it from then on). Returns ``distill_student``'s result.
     """
     claim_checkpoint(checkpoint, {"method": method_id, "config": method_config(distillation),
                                   "student": dataclasses.asdict(student),
@@ -242,6 +244,7 @@ def train_student(teacher, split, data_spec, signals, method_id, distillation, s
     model, result = distill_student(teacher, split, data_spec, distillation, student, fit,
                                     verbose=verbose, signals=signals,
                                     checkpoint_dir=checkpoint, method_id=method_id)
+    release_checkpoint(checkpoint)
     return with_slices(result, model, split)
 
 
@@ -503,6 +506,7 @@ def run_scheme(dataset, settings, scheme, seed, teacher, split, data_spec, teach
     if scheme == "hetcomp" and not results.has(dataset=dataset, method="hetcomp_ensemble",
                                                seed=0):
         results.add(ensemble_record(dataset, teachers, split, config, teacher_config))
+    release_checkpoint(checkpoint)
 
 
 def hetcomp_teachers(dataset, settings, args, results):

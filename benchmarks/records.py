@@ -52,8 +52,9 @@ def stale_record_error(path, record, config) -> str:
     return (
         f"{path}: the record {record['dataset']} {record['method']} seed {record['seed']} was "
         f"made with {record['config']}, but the settings now give {config}. Move that record "
-        "to another file (e.g. results/distill-superseded.json) and delete its checkpoint "
-        "directory to rerun it with the current settings; nothing was changed."
+        "to another file (e.g. results/distill-superseded.json) to rerun it with the current "
+        "settings (and delete its checkpoint directory under --work, if one is left); nothing "
+        "was changed."
     )
 
 
@@ -70,14 +71,19 @@ def other_teacher_error(path, record, teacher_config) -> str:
     )
 
 
+#: The file in a run's checkpoint directory that names the config the directory is for.
+CLAIM_FILE = "run_config.json"
+
+
 def claim_checkpoint(directory, config) -> pathlib.Path:
     """Returns ``directory`` for a run of ``config``, refusing one left by another config.
 
     A run resumes from its checkpoint directory; resuming the state of different settings
-    would silently mix two runs, so the directory keeps the config it was made for.
+    would silently mix two runs, so the directory keeps the config it was made for, until
+    ``release_checkpoint`` once the run is recorded.
     """
     directory = pathlib.Path(directory)
-    path = directory / "run_config.json"
+    path = directory / CLAIM_FILE
     config = plain(config)
     if path.exists() and json.loads(path.read_text()) != config:
         raise SystemExit(
@@ -88,3 +94,15 @@ def claim_checkpoint(directory, config) -> pathlib.Path:
     directory.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(config) + "\n")
     return directory
+
+
+def release_checkpoint(directory) -> None:
+    """Ends the claim of a run that finished: removes ``directory`` when it
+    holds nothing but ``CLAIM_FILE`` (training removes its checkpoints when it ends), and
+    leaves it as it is otherwise. A claim that outlived its run would refuse any later run
+    of the same name with other settings, though no state is left to mix; the results
+    file's record keeps guarding the finished run."""
+    directory = pathlib.Path(directory)
+    if [entry.name for entry in directory.iterdir()] == [CLAIM_FILE]:
+        (directory / CLAIM_FILE).unlink()
+        directory.rmdir()
