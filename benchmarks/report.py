@@ -531,26 +531,61 @@ VARIANTS = (
 
 def variant_section(recorded, variant, name, title, what, arguments, key, old_column,
                     new_column, note):
-    """Seed-0 rows of distill.json against the same methods run as a variant (``VARIANTS``):
-    the variant's rows are those whose config sets ``key``."""
-    lines = [f"## {title} (CiteULike-t, seed 0)", "",
-             f"{what} (`python benchmarks/distill.py --datasets citeulike-t --seeds 0 "
-             f"{arguments} --results benchmarks/results/{name}.json`). One seed each."
-             + (f" {note}" if note else ""), "",
-             f"| method | {old_column}: ndcg@20 (epochs, s/epoch) | {new_column} | difference |",
-             "|---|---|---|---|"]
-    old = {r["method"]: r for r in recorded if r["dataset"] == "citeulike-t" and r["seed"] == 0}
-    for method in METHOD_ORDER:
-        new = next((r for r in variant if r["method"] == method and r["config"].get(key)),
-                   None)
-        if new is None or method not in old:
-            continue
-        before = old[method]
-        lines.append(f"| {method} | {before['ndcg@20']:.4f} ({before['epochs']}, "
-                     f"{before['seconds_per_epoch']:.1f}) | {new['ndcg@20']:.4f} "
-                     f"({new['epochs']}, {new['seconds_per_epoch']:.1f}) | "
-                     f"{signed_difference(new['ndcg@20'] - before['ndcg@20'])} |")
+    """Recorded CiteULike-t rows (distill.json's and superseded runs') against the same
+    methods and seeds run as a variant (``VARIANTS``; its rows are those whose config sets
+    ``key``), each variant row paired with the recorded row of its config less ``key`` (the
+    settings it varies): per method, the means over the seeds both ran, and the difference
+    taken seed by seed (one seed starts both runs from the same weights and draws), with its
+    standard error where there are several seeds."""
+    def default_of(row):
+        config = {k: v for k, v in row["config"].items() if k != key}
+        return next((r for r in recorded if r["dataset"] == "citeulike-t"
+                     and (r["method"], r["seed"], r.get("config")) == (
+                         row["method"], row["seed"], config)), None)
+
+    runs = sorted((r for r in variant if r["dataset"] == "citeulike-t" and r["config"].get(key)),
+                  key=lambda r: r["seed"])
+    pairs = {method: [(default_of(r), r) for r in runs
+                      if r["method"] == method and default_of(r) is not None]
+             for method in METHOD_ORDER}
+    pairs = {method: rows for method, rows in pairs.items() if rows}
+    seeds = sorted({after["seed"] for rows in pairs.values() for _, after in rows}) or [0]
+    lines = [f"## {title} (CiteULike-t)", "",
+             f"{what} (`python benchmarks/distill.py --datasets citeulike-t --seeds "
+             f"{' '.join(map(str, seeds))} {arguments} --results benchmarks/results/{name}.json"
+             "`). Means over the seeds a method ran in both (± standard error where several; "
+             "epochs and s/epoch averaged); the difference is taken seed by seed, since a seed "
+             "starts both runs from the same weights and draws, and is beyond noise where it "
+             "exceeds twice its standard error." + (f" {note}" if note else ""), "",
+             f"| method | seeds | {old_column}: ndcg@20 (epochs, s/epoch) | {new_column} "
+             "| difference |", "|---|---|---|---|---|"]
+    for method, rows in pairs.items():
+        before, after = zip(*rows)
+        differences = [a["ndcg@20"] - b["ndcg@20"] for b, a in rows]
+        lines.append(f"| {method} | {' '.join(str(r['seed']) for r in after)} | "
+                     f"{variant_cell(before)} | {variant_cell(after)} | "
+                     f"{paired_difference(differences)} |")
     return lines + [""]
+
+
+def variant_cell(rows) -> str:
+    """NDCG@20 as ``mean_std`` does but with the standard error, then (epochs, s/epoch)."""
+    scores = [r["ndcg@20"] for r in rows]
+    score = (f"{scores[0]:.4f}" if len(scores) == 1
+             else f"{statistics.mean(scores):.4f} ± {standard_error(scores):.4f}")
+    return (f"{score} ({statistics.mean(r['epochs'] for r in rows):.0f}, "
+            f"{statistics.mean(r['seconds_per_epoch'] for r in rows):.1f})")
+
+
+def paired_difference(differences) -> str:
+    """The mean of per-seed differences; with several seeds ± its standard error and whether
+    it is beyond noise (more than twice that)."""
+    mean = statistics.mean(differences)
+    if len(differences) == 1:
+        return signed_difference(mean)
+    error = standard_error(differences)
+    verdict = "beyond noise" if abs(mean) > 2 * error else "within noise"
+    return f"{signed_difference(mean)} ± {error:.4f}, {verdict}"
 
 
 def tuning_section(records):
@@ -1138,15 +1173,15 @@ def main():
             earlier=earlier)
         lines += popularity_section(dataset, records)
         lines += write_quality_cost_plot(dataset, records)
+    superseded_runs = [r for run, *_ in SUPERSEDED_METHOD_RUNS for r in load(run)]
     for name, *text in REPRODUCTIONS:
         rerun = load(name)
         if rerun:
-            superseded = [r for run, *_ in SUPERSEDED_METHOD_RUNS for r in load(run)]
-            lines += reproduction_section(distill + superseded, rerun, name, *text)
+            lines += reproduction_section(distill + superseded_runs, rerun, name, *text)
     for name, *text in VARIANTS:
         variant = load(name)
         if variant:
-            lines += variant_section(distill, variant, name, *text)
+            lines += variant_section(distill + superseded_runs, variant, name, *text)
     first_gowalla = load("distill-gowalla-lr5e-3")
     if first_gowalla:
         lines += distill_section("gowalla", first_gowalla, GOWALLA_FIRST_TITLE,

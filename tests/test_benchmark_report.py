@@ -11,8 +11,9 @@ import pytest
 from benchmarks import distill
 from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
 from benchmarks.popularity import sliced_recall
-from benchmarks.report import (VARIANTS, beats_scratch, gap_recovered, popularity_section,
-                               sweep_command, teacher_spread, variant_section)
+from benchmarks.report import (VARIANTS, beats_scratch, gap_recovered, paired_difference,
+                               popularity_section, sweep_command, teacher_spread,
+                               variant_section)
 from benchmarks.tune_methods import (held_out_at_weights_in_use, single_weight_methods,
                                      tune_arguments, weights_against_sweep)
 from kdtfrs.cli import build_parser
@@ -281,13 +282,33 @@ def test_a_variant_table_pairs_each_variant_row_with_its_default():
         return {"dataset": "citeulike-t", "method": method, "seed": 0, "ndcg@20": score,
                 "epochs": 30, "seconds_per_epoch": 2.0, "config": config}
 
-    variant = [row("rrd", 0.0170, per_unique_user=True), row("scratch", 0.013)]
-    lines = variant_section([row("rrd", 0.0166), row("kd", 0.017)], variant, *VARIANTS[0])
+    variant = [row("rrd", 0.0170, weight=0.1, per_unique_user=True), row("scratch", 0.013)]
+    recorded = [row("rrd", 0.0169, weight=10.0), row("rrd", 0.0166, weight=0.1),
+                row("kd", 0.017)]
+    lines = variant_section(recorded, variant, *VARIANTS[0])
     body = [line for line in lines if line.startswith("| rrd") or line.startswith("| kd")]
-    assert body == ["| rrd | 0.0166 (30, 2.0) | 0.0170 (30, 2.0) | +0.0004 |"]
-    assert "--param rrd:per_unique_user=true" in lines[2]
+    # paired with the recorded row of its own weight, not the one of the same method and seed
+    assert body == ["| rrd | 0 | 0.0166 (30, 2.0) | 0.0170 (30, 2.0) | +0.0004 |"]
+    assert "--seeds 0 --methods rrd --param rrd:per_unique_user=true" in lines[2]
     assert [name for name, *_ in VARIANTS] == ["distill-per-unique-user",
                                                "distill-bfloat16-experts"]
+
+
+def test_a_variant_table_over_seeds_differs_seed_by_seed():
+    def row(seed, score, epochs, **config):
+        return {"dataset": "citeulike-t", "method": "de", "seed": seed, "ndcg@20": score,
+                "epochs": epochs, "seconds_per_epoch": 2.0, "config": config}
+
+    recorded = [row(0, 0.0170, 28), row(1, 0.0150, 30), row(2, 0.0160, 32)]
+    variant = [row(seed, score, 30, expert_dtype="bfloat16")
+               for seed, score in ((0, 0.0171), (1, 0.0155))]
+    lines = variant_section(recorded, variant, *VARIANTS[1])
+    # seed 2 has no bfloat16 run: left out of both means; differences +0.0001 and +0.0005
+    assert [line for line in lines if line.startswith("| de")] == [
+        "| de | 0 1 | 0.0160 ± 0.0010 (29, 2.0) | 0.0163 ± 0.0008 (30, 2.0) | "
+        "+0.0003 ± 0.0002, within noise |"]
+    assert "--seeds 0 1 --methods de pckd_list htd" in lines[2]
+    assert paired_difference([0.0010, 0.0011, 0.0009]) == "+0.0010 ± 0.0001, beyond noise"
 
 
 def test_tune_methods_passes_distill_protocol_to_kdtfrs_tune():
