@@ -934,13 +934,18 @@ def input_pipeline_section(records):
         "first left out). `pipeline`: one epoch of `kdtfrs.data.bpr_triples` iterated alone, "
         "nothing trained; `live`: training on it, as every run trains; `cached`: "
         "training on the same pipeline followed by `Dataset.cache()`, so epochs read "
-        "finished batches. live - cached is what producing the batches adds to an "
-        "epoch.",
+        "finished batches; `grouped`: cached, compiled with `steps_per_execution` S (16), so "
+        "Keras's per-step Python work happens once per S steps (records made before "
+        "2026-12-06's eighth session lack it). live - cached is what producing the batches "
+        "adds to an epoch; cached - grouped what Keras's per-step loop adds.",
         ["dataset", "batch", "batches", "pipeline s", "train s, live", "train s, cached",
-         "live - cached"],
+         "live - cached", "grouped (S)", "cached - grouped"],
         [[r["dataset"], str(r["batch_size"]), str(r["batches"]), f"{r['pipeline_seconds']:.2f}",
           f"{r['train_live_seconds']:.2f}", f"{r['train_cached_seconds']:.2f}",
-          f"{r['train_live_seconds'] - r['train_cached_seconds']:.2f}"] for r in records])
+          f"{r['train_live_seconds'] - r['train_cached_seconds']:.2f}",
+          *((f"{r['train_grouped_seconds']:.2f} ({r['steps_per_execution']})",
+             f"{r['train_cached_seconds'] - r['train_grouped_seconds']:.2f}")
+            if "train_grouped_seconds" in r else ("–", "–"))] for r in records])
 
 
 def long_top_k_section(records):
