@@ -80,7 +80,7 @@ def claim_checkpoint(directory, config) -> pathlib.Path:
 
     A run resumes from its checkpoint directory; resuming the state of different settings
     would silently mix two runs, so the directory keeps the config it was made for, until
-    ``release_checkpoint`` once the run is recorded.
+    ``release_checkpoint`` once the run has finished.
     """
     directory = pathlib.Path(directory)
     path = directory / CLAIM_FILE

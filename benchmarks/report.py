@@ -545,8 +545,9 @@ def variant_section(recorded, variant, name, title, what, arguments, key, old_co
 
     runs = sorted((r for r in variant if r["dataset"] == "citeulike-t" and r["config"].get(key)),
                   key=lambda r: r["seed"])
-    pairs = {method: [(default_of(r), r) for r in runs
-                      if r["method"] == method and default_of(r) is not None]
+    defaults = [(default_of(r), r) for r in runs]
+    pairs = {method: [(before, after) for before, after in defaults
+                      if after["method"] == method and before is not None]
              for method in METHOD_ORDER}
     pairs = {method: rows for method, rows in pairs.items() if rows}
     seeds = sorted({after["seed"] for rows in pairs.values() for _, after in rows}) or [0]
