@@ -190,7 +190,9 @@ def protocol_profile(dataset, records) -> list:
             and r["student_dim"] == settings["student"].dim
             and (r["optimizer"], r["jit"], r["per_unique_user"]) == ("lazy_adam", False, False)
             and r["expert_dtype"] == settings["params"].get(r["method"], {}).get(
-                "expert_dtype", "float32")]
+                "expert_dtype", "float32")
+            and r["draw_every"] == settings["params"].get(r["method"], {}).get(
+                "draw_every", "step")]
 
 
 def uses_bfloat16_experts(config) -> bool:
@@ -517,6 +519,17 @@ VARIANTS = (
      "per row it weighs heavy users more), against the per-row default of the CiteULike-t "
      "table", "--methods rrd --param rrd:per_unique_user=true", "per_unique_user", "per row",
      "per unique user", ""),
+    ("distill-draw-per-epoch", "Targets drawn once per epoch and user",
+     "The fidelity option `draw_every=\"epoch\"` (docs/methods.md §3): each user's items and "
+     "teacher signal drawn once per epoch, as KDs draws them, every row of the user in the "
+     "epoch reading that draw, against the per-step draws of the CiteULike-t table",
+     "--methods mse bce rd cd rrd sld dcd unkd rce_kd --param mse:draw_every=epoch "
+     "--param bce:draw_every=epoch --param rd:draw_every=epoch --param cd:draw_every=epoch "
+     "--param rrd:draw_every=epoch --param sld:draw_every=epoch --param dcd:draw_every=epoch "
+     "--param unkd:draw_every=epoch --param rce_kd:draw_every=epoch", "draw_every",
+     "per step", "per epoch",
+     "The per-epoch rows' s/epoch leaves the draw out: it is timed with the refresh "
+     "(refresh s/epoch in the results file)."),
     ("distill-bfloat16-experts", "Distillation experts in bfloat16",
      "`expert_dtype=\"bfloat16\"` (docs/methods.md, DE): the experts' products of DE, PCKD "
      "and HTD in bfloat16, their weights, gates and outputs in float32, against the float32 "
@@ -853,7 +866,9 @@ def step_profile_section(records):
              "to the previous one; a phase "
              "is the difference of two timings, so a small one can read 0 within noise; "
              "`repeats`: the run's `--repeats`; methods marked \"bfloat16 experts\": "
-             "`--expert-dtype bfloat16`). "
+             "`--expert-dtype bfloat16`; \"drawn per epoch\": `--draw-every epoch`, the step "
+             "reading each user's targets from the epoch's draw, and in parentheses the "
+             "seconds of that draw for every user, once per epoch). "
              "`forward` holds sampling and scores for tasks that are not one sampling -> "
              "scores -> loss chain (blank columns).", ""]
     if not records:
@@ -869,6 +884,8 @@ def step_profile_section(records):
         once = "yes" if r.get("per_unique_user") and r["method"] != "scratch" else "no"
         teacher = f"{r['teacher_dim']}{' (trained)' if r.get('trained_teacher') else ''}"
         method = r["method"] + (", bfloat16 experts" if r["expert_dtype"] == "bfloat16" else "")
+        if r["draw_every"] == "epoch":
+            method += f", drawn per epoch ({r['draw_s']:.2f} s)"
         lines.append(f"| {r['dataset']} | {r['batch_size']} | {teacher} | "
                      f"{r['device']} | {r['optimizer']} | {'yes' if r['jit'] else 'no'} | "
                      f"{method} | {once} | {r['repeats']} | {r['step_ms']:.1f} | "

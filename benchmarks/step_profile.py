@@ -26,9 +26,12 @@ on a quiet machine. ``--optimizer`` and ``--jit`` (XLA for every function) show 
 step the update and TensorFlow's own kernels set; ``--per-unique-user`` profiles the list
 methods that offer it (RRD, SLD, DCD, BlackD) distilling each unique user of the batch once;
 ``--expert-dtype bfloat16`` profiles the methods with distillation experts (DE, PCKD, HTD)
-computing them in bfloat16. Records: benchmarks/results/step_profile.json, one per (dataset,
-method, optimizer, jit, per_unique_user, expert_dtype), with the steps of an epoch at the batch
-size; rerun to replace.
+computing them in bfloat16; ``--draw-every epoch`` the methods that offer it (their targets
+read only the batch's users) reading each user's targets from a per-epoch draw, whose cost
+per epoch is timed apart (``draw_s``: one draw of every user, as ``refresh`` makes it).
+Records: benchmarks/results/step_profile.json, one per (dataset, method, optimizer, jit,
+per_unique_user, expert_dtype, draw_every), with the steps of an epoch at the batch size;
+rerun to replace.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.distill import SETTINGS  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
-from benchmarks.step_cost import milliseconds_per_call  # noqa: E402
+from benchmarks.step_cost import milliseconds_per_call, seconds_of_second_call  # noqa: E402
 from kdtfrs import model_dir, tasks  # noqa: E402
 from kdtfrs._keras import keras, tf  # noqa: E402
 from kdtfrs.data import bpr_triples, load_dataset  # noqa: E402
@@ -49,12 +52,14 @@ from kdtfrs.embeddings import Embeddings  # noqa: E402
 from kdtfrs.layers.expert_projector import EXPERT_DTYPES  # noqa: E402
 from kdtfrs.models import BPRMF, LazyAdam  # noqa: E402
 from kdtfrs.signals import TeacherSignals  # noqa: E402
-from kdtfrs.tasks.base import DistillationTask  # noqa: E402
+from kdtfrs.tasks.base import DRAW_PERIODS, DistillationTask  # noqa: E402
 from kdtfrs.tasks.de import DE  # noqa: E402
 
 PHASES = ("sampling", "scores", "forward", "gradient", "update")
 OPTIMIZERS = {"lazy_adam": LazyAdam, "adam": keras.optimizers.Adam}
 PER_UNIQUE_USER = ("rrd", "sld", "dcd", "blackd")
+#: The methods that take ``draw_every``: their targets read only the batch's users.
+DRAWING = ("mse", "bce", "rd", "cd", "rrd", "sld", "dcd", "rce_kd", "unkd")
 #: The methods built on DE's experts, which take ``expert_dtype``.
 EXPERT_METHODS = tuple(m for m, cls in tasks.METHODS.items() if issubclass(cls, DE))
 
@@ -79,11 +84,11 @@ def phase_functions(student, optimizer, batch, task, jit):
         return loss
 
     def sampling():
-        items, labels = task.targets(batch, seed)
+        items, labels = task.batch_targets(batch, seed)
         return tf.reduce_sum(items), tf.reduce_sum(labels)
 
     def scores():
-        items, labels = task.targets(batch, seed)
+        items, labels = task.batch_targets(batch, seed)
         view = Embeddings.from_tables(*student.embeddings(training=True),
                                       product_gradient=not jit)
         student_scores = view.score(batch["user"], items)
@@ -144,6 +149,9 @@ def main(argv=None):
     parser.add_argument("--expert-dtype", default="float32", choices=EXPERT_DTYPES,
                         help="the experts' products in DE, PCKD and HTD (with bfloat16 the "
                              "other methods are skipped)")
+    parser.add_argument("--draw-every", default="step", choices=DRAW_PERIODS,
+                        help="when the methods that offer it draw their targets (with epoch "
+                             "the other methods are skipped)")
     args = parser.parse_args(argv)
 
     # distill.py's hyperparameters for the dataset where it has them (e.g. Gowalla's 5 DE
@@ -160,10 +168,12 @@ def main(argv=None):
     signals = TeacherSignals(teacher, split.train)
     results = ResultsFile(args.results,
                           ("dataset", "method", "optimizer", "jit", "per_unique_user",
-                           "expert_dtype"))
+                           "expert_dtype", "draw_every"))
     methods = [m for m in args.methods if not args.per_unique_user or m in PER_UNIQUE_USER]
     if args.expert_dtype != "float32":
         methods = [m for m in methods if m in EXPERT_METHODS]
+    if args.draw_every != "step":
+        methods = [m for m in methods if m in DRAWING]
     common = {"dataset": args.dataset, "teacher_dim": args.teacher_dim,
               "trained_teacher": bool(args.teacher),
               "student_dim": args.student_dim, "batch_size": args.batch_size,
@@ -182,6 +192,8 @@ def main(argv=None):
             options = {"per_unique_user": True} if args.per_unique_user else {}
             if args.expert_dtype != "float32":
                 options["expert_dtype"] = args.expert_dtype
+            if args.draw_every != "step":
+                options["draw_every"] = args.draw_every
             task = tasks.get(method_id, **{**params.get(method_id, {}), **options})
             task.prepare(signals, split.train, student)
             task.refresh(Embeddings.frozen(student), 0)
@@ -190,7 +202,12 @@ def main(argv=None):
         scratch_ms = scratch_ms or step_ms
         # scratch has no experts: its record is the float32 one whatever --expert-dtype says
         expert_dtype = args.expert_dtype if method_id in EXPERT_METHODS else "float32"
-        results.add({**common, "method": method_id, "expert_dtype": expert_dtype,
+        # likewise the per-step record for --draw-every epoch; the draw's own cost apart
+        draw = {"draw_every": args.draw_every if method_id in DRAWING else "step"}
+        if draw["draw_every"] == "epoch":
+            draw["draw_s"] = round(seconds_of_second_call(
+                lambda: task.draw_all_users(1)), 3)
+        results.add({**common, "method": method_id, "expert_dtype": expert_dtype, **draw,
                      "step_ms": round(step_ms, 2),
                      "x_scratch": round(step_ms / scratch_ms, 2),
                      **{f"{phase}_ms": round(ms, 2) for phase, ms in phases.items()}})

@@ -101,7 +101,8 @@ class Distiller(tfrs.models.Model):
         self.base_weight = float(base_weight)
         self.seed = int(seed)
         self.signals = signals or TeacherSignals(teacher, train)
-        for task in tasks:
+        for index, task in enumerate(tasks):
+            task.seed_draws(self.seed * 1009 + index)  # as step_seed's first half
             task.prepare(self.signals, train, student)
         self.tasks = tasks
         self._base_tracker = keras.metrics.Mean("base_loss")
@@ -184,23 +185,25 @@ def signal_dataset(method, teacher, train, batch_size=2048, seed=0, signals=None
     One batch per ``batch_size`` training pairs (rows are the pairs' users, as in the
     Distiller); the task's items and teacher signal are drawn in ``tf.data`` with a seed
     that differs per batch and per epoch and repeats per ``seed``. Methods that follow the
-    student (``method.needs_refresh``) need ``RefreshCallback([method], student)`` in ``fit``;
-    their batches are not prefetched (not even by tf.data's injected prefetch): an iterator
-    kept across epochs (``fit(steps_per_epoch=...)`` on a repeated dataset) would otherwise
-    hand out batches drawn from the previous epoch's state after ``on_epoch_begin``.
+    student (``method.needs_refresh``) or draw once per epoch (``draw_every="epoch"``) need
+    ``RefreshCallback([method], student)`` in ``fit``; their batches are not prefetched (not
+    even by tf.data's injected prefetch): an iterator kept across epochs
+    (``fit(steps_per_epoch=...)`` on a repeated dataset) would otherwise hand out batches
+    drawn from the previous epoch's state after ``on_epoch_begin``.
     """
     from kdtfrs.data import bpr_triples
 
+    method.seed_draws(seed * 1009)  # a Distiller's first task's
     method.prepare(signals or TeacherSignals(teacher, train), train)
     rows = bpr_triples(train, batch_size, seed=seed)
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
     def attach(features, pair_seed):
-        items, labels = method.targets(features, pair_seed)
+        items, labels = method.batch_targets(features, pair_seed)
         return {"user": features["user"], "item": items}, labels
 
     dataset = tf.data.Dataset.zip((rows, seeds)).map(attach)
-    if not method.needs_refresh:
+    if not (method.needs_refresh or method.draw_every == "epoch"):
         return dataset.prefetch(tf.data.AUTOTUNE)
     options = tf.data.Options()
     options.experimental_optimization.inject_prefetch = False  # tf.data would add one

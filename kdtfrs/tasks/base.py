@@ -17,7 +17,9 @@ Around ``call``, a task keeps three things apart:
    teacher's embeddings as constants: the teacher model itself is never touched);
 2. a seeded sampler that picks, for a batch, the items each row is distilled on and the
    teacher signal for them (``targets(features, seed) -> (items, y_true)``), and optional state
-   that follows the student, refreshed once per epoch (``refresh(student, epoch)``);
+   that follows the student, refreshed once per epoch (``refresh(student, epoch)``, which calls
+   the task's ``update_for_epoch``). Tasks whose targets read only the batch's users may draw
+   them once per epoch and user instead of per step and row (``draw_every="epoch"``);
 3. a loss from ``kdtfrs.losses`` on ``(y_true, student scores of items)``.
 
 The student and the teacher are seen only as ``kdtfrs.embeddings.Embeddings`` (user and item
@@ -40,6 +42,20 @@ from kdtfrs.replicas import global_mean, replica_count, replica_id
 from kdtfrs.signals import allowed_length
 from kdtfrs.tasks.unique_entities import sum_on_rows, unique_with_rows
 from kdtfrs.validation import check_number
+
+#: When a task's sampler draws: per step and row (kdtfrs' default), or once per epoch and user
+#: (the reference code's way, ``DistillationTask.draw_every``).
+DRAW_PERIODS = ("step", "epoch")
+#: Users drawn at once by a per-epoch draw.
+DRAW_BLOCK = 4096
+
+
+def check_draw_every(draw_every: str) -> str:
+    """``draw_every`` if it is one of ``DRAW_PERIODS``, else a ValueError saying why."""
+    if draw_every not in DRAW_PERIODS:
+        raise ValueError(f"`draw_every` must be one of {DRAW_PERIODS}; received "
+                         f"draw_every={draw_every!r}.")
+    return draw_every
 
 
 def step_seed(step, seed=0, index=0):
@@ -77,6 +93,14 @@ class DistillationTask(keras.layers.Layer):
     #: ``weight`` is then the reference's λ unchanged (docs/methods.md §4), and a step
     #: samples and scores |unique users| rows instead of B.
     per_unique_user = False
+    #: A task's ``draw_every`` option (tasks whose targets read only the batch's users and a
+    #: seed): "step" draws every row's items at every step; "epoch" draws each user's items
+    #: and teacher signal once per epoch, in ``refresh`` (after ``update_for_epoch``), and every
+    #: row of that user in the epoch reads them, as the reference code (woriazzc/KDs, DE-RRD)
+    #: does. A step then gathers rows of the drawn tables instead of sampling, and the draw's
+    #: cost is paid once per epoch for |U| users instead of once per step for B rows
+    #: (docs/methods.md §4).
+    draw_every = "step"
 
     def __init__(self, weight: float, exclude_train: bool = True, name: str | None = None):
         super().__init__(name=name or self.method_id)
@@ -86,6 +110,8 @@ class DistillationTask(keras.layers.Layer):
         self.user_count = self.item_count = None
         self.epoch = tf.Variable(0, trainable=False, dtype=tf.int64, name="epoch")
         self.loss_tracker = keras.metrics.Mean(f"{self.name}_loss")
+        self.draw_seed = zlib.crc32(self.name.encode())
+        self.drawn_items = self.drawn_labels = None
 
     # -- once ---------------------------------------------------------------------------
     def prepare(self, signals, train, student=None) -> None:
@@ -98,11 +124,50 @@ class DistillationTask(keras.layers.Layer):
         self.teacher = signals.teacher
         self.user_count, self.item_count = train.num_users, train.num_items
 
+    def prepare_draws(self) -> None:
+        """With ``draw_every="epoch"``, makes the per-user tables and fills them with the
+        draw of the current epoch, so the task works before its first ``refresh``. A task
+        calls it at the end of its ``prepare``, once its signals exist."""
+        if self.draw_every != "epoch":
+            return
+        items, labels = self.draw_all_users(int(self.epoch.numpy()))
+        self.drawn_items = tf.Variable(items, trainable=False, name="drawn_items")
+        self.drawn_labels = tf.Variable(labels, trainable=False, name="drawn_labels")
+
+    def seed_draws(self, seed: int) -> None:
+        """Sets the base of the per-epoch draws' seeds (``kdtfrs.Distiller`` passes its seed and
+        the task's place, as for the per-step draws); default: a hash of the task's name."""
+        self.draw_seed = int(seed)
+
     # -- per epoch ------------------------------------------------------------------------
     def refresh(self, student: Embeddings, epoch: int) -> None:
-        """Updates student-dependent state at the start of ``epoch`` (0-based)."""
-        del student
+        """Starts ``epoch`` (0-based): records it, updates the state that follows the student
+        (``update_for_epoch``), then, with ``draw_every="epoch"``, draws every user's targets."""
         self.epoch.assign(epoch)
+        self.update_for_epoch(student, epoch)
+        if self.draw_every == "epoch":
+            items, labels = self.draw_all_users(epoch)
+            self.drawn_items.assign(items)
+            self.drawn_labels.assign(labels)
+
+    def update_for_epoch(self, student: Embeddings, epoch: int) -> None:
+        """Updates the task's per-epoch state for ``epoch``: what follows the student (tasks
+        with ``needs_refresh``) or a schedule (DE's gate temperature). Nothing by default."""
+        del student, epoch
+
+    def draw_all_users(self, epoch: int):
+        """(items, y_true) of every user, drawn for ``epoch``: ``targets`` on blocks of
+        ``DRAW_BLOCK`` users, block b with the stateless seed ``[draw_seed, epoch · 2^20 + b]``
+        (a user's draw depends on the epoch and its block, not on the batches)."""
+        self._require_prepared()
+        if not hasattr(self, "_draw_block"):
+            self._draw_block = tf.function(self.targets, reduce_retracing=True)
+        parts = []
+        for block, start in enumerate(range(0, self.user_count, DRAW_BLOCK)):
+            users = tf.range(start, min(start + DRAW_BLOCK, self.user_count), dtype=tf.int32)
+            seed = tf.constant([self.draw_seed, epoch * 2**20 + block], tf.int64)
+            parts.append(self._draw_block({"user": users}, seed))
+        return tuple(tf.concat(list(part), axis=0) for part in zip(*parts))
 
     # -- per batch ------------------------------------------------------------------------
     def call(self, features, student, seed=None, training=False):
@@ -127,6 +192,17 @@ class DistillationTask(keras.layers.Layer):
         """(items int32 [B, N], y_true) for the rows of ``features``; see each task."""
         raise NotImplementedError
 
+    def batch_targets(self, features, seed):
+        """``targets`` of the batch: drawn now (``draw_every="step"``), or the rows of this
+        epoch's draw for the batch's users (``"epoch"``; ``seed`` is then unused)."""
+        if self.draw_every != "epoch":
+            return self.targets(features, seed)
+        if self.drawn_items is None:
+            raise RuntimeError(f"{type(self).__name__} with draw_every='epoch' draws in "
+                               "prepare_draws: its prepare must call it.")
+        users = features["user"]
+        return tf.gather(self.drawn_items, users), tf.gather(self.drawn_labels, users)
+
     def make_loss(self) -> keras.losses.Loss:
         """The Keras loss of this task, with reduction NONE (per-row values)."""
         raise NotImplementedError
@@ -135,10 +211,10 @@ class DistillationTask(keras.layers.Layer):
         """float32 [B]: the unweighted distillation loss of each row of the batch."""
         if self.per_unique_user:
             users, rows = unique_with_rows(features["user"])
-            items, labels = self.targets({"user": users}, seed)
+            items, labels = self.batch_targets({"user": users}, seed)
             losses = self.loss(labels, student.score(users, items))
             return sum_on_rows(losses, rows, tf.shape(features["user"])[0])
-        items, labels = self.targets(features, seed)
+        items, labels = self.batch_targets(features, seed)
         scores = student.score(features["user"], items)
         return self.loss(labels, scores)
 
@@ -157,6 +233,8 @@ class DistillationTask(keras.layers.Layer):
         config = {"weight": self.weight, "exclude_train": self.exclude_train, "name": self.name}
         if self.per_unique_user:  # left out when off: configs recorded before it stay equal
             config["per_unique_user"] = True
+        if self.draw_every != "step":  # likewise
+            config["draw_every"] = self.draw_every
         return config
 
     # -- helpers shared by the tasks --------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
-from kdtfrs.tasks.base import DistillationTask, all_users_top_items
+from kdtfrs.tasks.base import DistillationTask, all_users_top_items, check_draw_every
 from kdtfrs.signals import allowed_length
 from kdtfrs.validation import check_number
 
@@ -23,8 +23,9 @@ class CD(DistillationTask):
 
     def __init__(self, weight=0.5, num_items=2, sample_num=3000, temperature=20.0,
                  guide="student", label_scale=2.0, label_shift=0.0, exclude_train=True,
-                 name=None):
+                 name=None, draw_every="step"):
         super().__init__(weight, exclude_train, name)
+        self.draw_every = check_draw_every(draw_every)
         check_number("num_items", num_items, above=0, integer=True)
         check_number("sample_num", sample_num, above=0, integer=True)
         check_number("temperature", temperature, above=0)
@@ -48,9 +49,9 @@ class CD(DistillationTask):
         else:
             self.guide_items = tf.Variable(tf.zeros((train.num_users, length), tf.int32),
                                            trainable=False, name="student_top_items")
+        self.prepare_draws()
 
-    def refresh(self, student, epoch):
-        super().refresh(student, epoch)
+    def update_for_epoch(self, student, epoch):
         if self.guide == "student":
             self.guide_items.assign(all_users_top_items(
                 student, self.user_count, int(self.guide_items.shape[1]), self.train))

@@ -4,7 +4,7 @@ import numpy as np
 
 from kdtfrs import losses, ranking, samplers
 from kdtfrs._keras import keras, tf
-from kdtfrs.tasks.base import DistillationTask, check_list_length
+from kdtfrs.tasks.base import DistillationTask, check_list_length, check_draw_every
 from kdtfrs.validation import check_number
 
 _FLOOR = 1e-5
@@ -43,8 +43,9 @@ class DCD(DistillationTask):
     needs_refresh = True
 
     def __init__(self, weight=0.01, num_items=100, temperature=10.0, max_rank=500,
-                 exclude_train=True, name=None, per_unique_user=False):
+                 exclude_train=True, name=None, per_unique_user=False, draw_every="step"):
         super().__init__(weight, exclude_train, name)
+        self.draw_every = check_draw_every(draw_every)
         self.per_unique_user = bool(per_unique_user)
         check_number("num_items", num_items, above=0, integer=True)
         check_number("temperature", temperature, above=0)
@@ -63,9 +64,9 @@ class DCD(DistillationTask):
         self.under_logits = tf.Variable(tf.zeros(shape), trainable=False, name="under_logits")
         self.over_logits = tf.Variable(tf.zeros(shape), trainable=False, name="over_logits")
         self.ranked = tf.constant(self.ranked)
+        self.prepare_draws()
 
-    def refresh(self, student, epoch):
-        super().refresh(student, epoch)
+    def update_for_epoch(self, student, epoch):
         scores = ranking.list_scores(student, self.ranked.numpy())
         under, over = correction_logits(scores, self.temperature)
         self.under_logits.assign(under)

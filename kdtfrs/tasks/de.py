@@ -87,8 +87,7 @@ class DE(DistillationTask):
                 for side in ("user", "item"))
         self.set_temperature(int(self.epoch.numpy()))
 
-    def refresh(self, student, epoch):
-        super().refresh(student, epoch)
+    def update_for_epoch(self, student, epoch):
         if self.user_projector is not None:
             self.set_temperature(epoch)
 

@@ -94,8 +94,7 @@ class HetComp(DistillationTask):
         return (epoch >= self.dkc_every and epoch % self.dkc_every == 0
                 and not bool(self.final_phase.numpy()))
 
-    def refresh(self, student, epoch):
-        super().refresh(student, epoch)
+    def update_for_epoch(self, student, epoch):
         if not self.dkc_due(epoch):
             return
         knowledge = self.knowledge

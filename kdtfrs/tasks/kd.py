@@ -49,8 +49,7 @@ class KD(DistillationTask):
             self.guide_scores = tf.Variable(tf.zeros(shape), trainable=False,
                                             name="teacher_scores_of_student_top_items")
 
-    def refresh(self, student, epoch):
-        super().refresh(student, epoch)
+    def update_for_epoch(self, student, epoch):
         if self.guide == "student":
             items = all_users_top_items(
                 student, self.user_count, int(self.guide_items.shape[1]), self.train)

@@ -3,7 +3,7 @@
 from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.exclusion import PairExclusion
-from kdtfrs.tasks.base import DistillationTask, check_list_length
+from kdtfrs.tasks.base import DistillationTask, check_list_length, check_draw_every
 from kdtfrs.validation import check_number
 
 SAMPLINGS = ("uniform", "rank")
@@ -15,8 +15,9 @@ class _Pointwise(DistillationTask):
     p(r) ~ exp(-(r+1)/T) (``"rank"``); y_true: the teacher's scores of those items."""
 
     def __init__(self, weight, num_items=50, sampling="uniform", temperature=10.0,
-                 max_rank=500, exclude_train=True, name=None):
+                 max_rank=500, exclude_train=True, name=None, draw_every="step"):
         super().__init__(weight, exclude_train, name)
+        self.draw_every = check_draw_every(draw_every)
         check_number("num_items", num_items, above=0, integer=True)
         check_number("temperature", temperature, above=0)
         check_number("max_rank", max_rank, above=0, integer=True)
@@ -36,6 +37,7 @@ class _Pointwise(DistillationTask):
             self.ranked_scores = tf.constant(self.teacher_list_scores(ranked))
         elif self.exclude_train:
             self.exclusion = PairExclusion(train, train.num_items)
+        self.prepare_draws()
 
     def targets(self, features, seed):
         self._require_prepared()

@@ -4,7 +4,8 @@ import numpy as np
 
 from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
-from kdtfrs.tasks.base import (DistillationTask, all_users_top_items, check_list_length)
+from kdtfrs.tasks.base import (DistillationTask, all_users_top_items, check_draw_every,
+                               check_list_length)
 from kdtfrs.signals import allowed_length
 from kdtfrs.validation import check_number
 
@@ -78,8 +79,9 @@ class RCEKD(DistillationTask):
 
     def __init__(self, weight=500.0, num_top=50, num_closure=50, temperature=1.0,
                  sample_temperature=10.0, max_rank=200, beta=3.0, max_count=50,
-                 exclude_train=True, name=None):
+                 exclude_train=True, name=None, draw_every="step"):
         super().__init__(weight, exclude_train, name)
+        self.draw_every = check_draw_every(draw_every)
         for arg, value in (("num_top", num_top), ("num_closure", num_closure),
                            ("max_rank", max_rank), ("max_count", max_count)):
             check_number(arg, value, above=0, integer=True)
@@ -115,9 +117,9 @@ class RCEKD(DistillationTask):
                                               name="teacher_scores_of_student_top_items")
         self.closure_logits = tf.Variable(tf.zeros((shape[0], shape[1] - self.num_top)),
                                           trainable=False, name="closure_logits")
+        self.prepare_draws()
 
-    def refresh(self, student, epoch):
-        super().refresh(student, epoch)
+    def update_for_epoch(self, student, epoch):
         length = int(self.student_top.shape[1])
         student_top = all_users_top_items(student, self.user_count, length, self.train)
         counts = closure_counts(student_top, self.teacher_top, self.max_count)

@@ -3,7 +3,7 @@
 from kdtfrs import losses
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.exclusion import PairExclusion
-from kdtfrs.tasks.base import DistillationTask
+from kdtfrs.tasks.base import DistillationTask, check_draw_every
 from kdtfrs.validation import check_number
 
 
@@ -26,8 +26,10 @@ class RD(DistillationTask):
     method_id = "rd"
 
     def __init__(self, weight=0.1, num_items=30, rank_temperature=1.0, mu=0.1,
-                 num_probe_items=100, dynamic_start_epoch=10, exclude_train=True, name=None):
+                 num_probe_items=100, dynamic_start_epoch=10, exclude_train=True, name=None,
+                 draw_every="step"):
         super().__init__(weight, exclude_train, name)
+        self.draw_every = check_draw_every(draw_every)
         check_number("num_items", num_items, above=0, integer=True)
         check_number("rank_temperature", rank_temperature, above=0)
         check_number("mu", mu, above=0)
@@ -49,6 +51,7 @@ class RD(DistillationTask):
         self.ranked = tf.constant(ranked)
         self.relevance = tf.cast(ranked.shape[1] - tf.range(ranked.shape[1]), tf.float32)
         self.exclusion = PairExclusion(train, train.num_items)
+        self.prepare_draws()
 
     def targets(self, features, seed):
         """(items int32 [B, K + D], y_true float32 [B, K + D]): the teacher's top-K, then the

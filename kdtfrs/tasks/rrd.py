@@ -6,7 +6,7 @@ from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.exclusion import PairExclusion
 from kdtfrs.data.matrix import InteractionMatrix
-from kdtfrs.tasks.base import DistillationTask, check_list_length
+from kdtfrs.tasks.base import DistillationTask, check_draw_every, check_list_length
 from kdtfrs.validation import check_number
 
 
@@ -70,9 +70,10 @@ class RRD(DistillationTask):
 
     def __init__(self, weight=0.1, num_interesting=100, num_uninteresting=200,
                  temperature=10.0, max_rank=500, exclude_train=True, name=None,
-                 per_unique_user=False):
+                 per_unique_user=False, draw_every="step"):
         super().__init__(weight, exclude_train, name)
         self.per_unique_user = bool(per_unique_user)
+        self.draw_every = check_draw_every(draw_every)
         check_number("num_interesting", num_interesting, above=0, integer=True)
         check_number("num_uninteresting", num_uninteresting, minimum=0, integer=True)
         check_number("temperature", temperature, above=0)
@@ -95,6 +96,7 @@ class RRD(DistillationTask):
         check_list_length("num_interesting", self.num_interesting, ranked.shape[1])
         self.ranked = tf.constant(ranked)
         self.uninteresting = list_exclusion(train, ranked) if self.num_uninteresting else None
+        self.prepare_draws()
 
     def targets(self, features, seed):
         self._require_prepared()
@@ -124,9 +126,9 @@ class SLD(RRD):
     method_id = "sld"
 
     def __init__(self, weight=0.001, num_interesting=100, temperature=10.0, max_rank=500,
-                 exclude_train=True, name=None, per_unique_user=False):
+                 exclude_train=True, name=None, per_unique_user=False, draw_every="step"):
         super().__init__(weight, num_interesting, 0, temperature, max_rank, exclude_train, name,
-                         per_unique_user)
+                         per_unique_user, draw_every)
 
     def make_loss(self):
         return losses.SLDLoss(reduction=keras.losses.Reduction.NONE)

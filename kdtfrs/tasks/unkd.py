@@ -5,7 +5,7 @@ import numpy as np
 from kdtfrs import losses, samplers
 from kdtfrs._keras import keras, tf
 from kdtfrs.data.popularity import popularity_groups
-from kdtfrs.tasks.base import DistillationTask
+from kdtfrs.tasks.base import DistillationTask, check_draw_every
 from kdtfrs.validation import check_number
 
 
@@ -46,12 +46,14 @@ class UnKD(DistillationTask):
     method_id = "unkd"
 
     def __init__(self, weight=0.5, num_groups=2, num_pairs=2, group_weight_exponent=0.0,
-                 rank_temperature=20.0, max_rank=200, exclude_train=True, name=None):
+                 rank_temperature=20.0, max_rank=200, exclude_train=True, name=None,
+                 draw_every="step"):
         if not exclude_train:
             raise ValueError(
                 "UnKD ranks each popularity group's non-training items, as the paper does: "
                 "exclude_train=False is not supported. Leave exclude_train at True.")
         super().__init__(weight, exclude_train, name)
+        self.draw_every = check_draw_every(draw_every)
         check_number("num_groups", num_groups, above=0, integer=True)
         check_number("num_pairs", num_pairs, above=0, integer=True)
         check_number("group_weight_exponent", group_weight_exponent, minimum=0)
@@ -84,6 +86,7 @@ class UnKD(DistillationTask):
         self.lengths = [tf.constant(length.astype(np.int32)) for length in lengths]
         self.pair_counts = group_pair_counts(train.item_popularity(), groups, num_groups,
                                              self.num_pairs, self.group_weight_exponent)
+        self.prepare_draws()
 
     def targets(self, features, seed):
         self._require_prepared()
@@ -106,7 +109,7 @@ class UnKD(DistillationTask):
         return tf.concat(items, axis=1), tf.concat(labels, axis=1)
 
     def per_row_loss(self, features, student, seed):
-        items, labels = self.targets(features, seed)
+        items, labels = self.batch_targets(features, seed)
         shape = tf.shape(items)
         flat = tf.reshape(items, [shape[0], -1])
         scores = tf.reshape(student.score(features["user"], flat), shape)
