@@ -191,7 +191,7 @@ def protocol_profile(dataset, records) -> list:
             and (r["optimizer"], r["jit"], r["per_unique_user"]) == ("lazy_adam", False, False)
             and r["expert_dtype"] == settings["params"].get(r["method"], {}).get(
                 "expert_dtype", "float32")
-            and r["draw_every"] == settings["params"].get(r["method"], {}).get(
+            and r.get("draw_every", "step") == settings["params"].get(r["method"], {}).get(
                 "draw_every", "step")]
 
 
@@ -519,6 +519,15 @@ VARIANTS = (
      "per row it weighs heavy users more), against the per-row default of the CiteULike-t "
      "table", "--methods rrd --param rrd:per_unique_user=true", "per_unique_user", "per row",
      "per unique user", ""),
+    ("distill-bfloat16-experts", "Distillation experts in bfloat16",
+     "`expert_dtype=\"bfloat16\"` (docs/methods.md, DE): the experts' products of DE, PCKD "
+     "and HTD in bfloat16, their weights, gates and outputs in float32, against the float32 "
+     "rows of the CiteULike-t table",
+     "--methods de pckd_list htd --param de:expert_dtype=bfloat16 "
+     "--param pckd_list:expert_dtype=bfloat16 --param htd:expert_dtype=bfloat16",
+     "expert_dtype", "float32", "bfloat16 experts",
+     "s/epoch as recorded: the float32 rows may have run beside another job; the step "
+     "profile times both alone (\"bfloat16 experts\" rows)."),
     ("distill-draw-per-epoch", "Targets drawn once per epoch and user",
      "The fidelity option `draw_every=\"epoch\"` (docs/methods.md §3): each user's items and "
      "teacher signal drawn once per epoch, as KDs draws them, every row of the user in the "
@@ -530,15 +539,6 @@ VARIANTS = (
      "per step", "per epoch",
      "The per-epoch rows' s/epoch leaves the draw out: it is timed with the refresh "
      "(refresh s/epoch in the results file)."),
-    ("distill-bfloat16-experts", "Distillation experts in bfloat16",
-     "`expert_dtype=\"bfloat16\"` (docs/methods.md, DE): the experts' products of DE, PCKD "
-     "and HTD in bfloat16, their weights, gates and outputs in float32, against the float32 "
-     "rows of the CiteULike-t table",
-     "--methods de pckd_list htd --param de:expert_dtype=bfloat16 "
-     "--param pckd_list:expert_dtype=bfloat16 --param htd:expert_dtype=bfloat16",
-     "expert_dtype", "float32", "bfloat16 experts",
-     "s/epoch as recorded: the float32 rows may have run beside another job; the step "
-     "profile times both alone (\"bfloat16 experts\" rows)."),
 )
 
 
@@ -884,7 +884,7 @@ def step_profile_section(records):
         once = "yes" if r.get("per_unique_user") and r["method"] != "scratch" else "no"
         teacher = f"{r['teacher_dim']}{' (trained)' if r.get('trained_teacher') else ''}"
         method = r["method"] + (", bfloat16 experts" if r["expert_dtype"] == "bfloat16" else "")
-        if r["draw_every"] == "epoch":
+        if r.get("draw_every") == "epoch":
             method += f", drawn per epoch ({r['draw_s']:.2f} s)"
         lines.append(f"| {r['dataset']} | {r['batch_size']} | {teacher} | "
                      f"{r['device']} | {r['optimizer']} | {'yes' if r['jit'] else 'no'} | "

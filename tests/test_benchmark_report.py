@@ -291,7 +291,8 @@ def test_a_variant_table_pairs_each_variant_row_with_its_default():
     assert body == ["| rrd | 0 | 0.0166 (30, 2.0) | 0.0170 (30, 2.0) | +0.0004 |"]
     assert "--seeds 0 --methods rrd --param rrd:per_unique_user=true" in lines[2]
     assert [name for name, *_ in VARIANTS] == ["distill-per-unique-user",
-                                               "distill-bfloat16-experts"]
+                                               "distill-bfloat16-experts",
+                                               "distill-draw-per-epoch"]
 
 
 def test_a_variant_table_over_seeds_differs_seed_by_seed():
