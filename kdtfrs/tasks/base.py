@@ -99,7 +99,7 @@ class DistillationTask(keras.layers.Layer):
     #: row of that user in the epoch reads them, as the reference code (woriazzc/KDs, DE-RRD)
     #: does. A step then gathers rows of the drawn tables instead of sampling, and the draw's
     #: cost is paid once per epoch for |U| users instead of once per step for B rows
-    #: (docs/methods.md §4).
+    #: (docs/methods.md §3, "Sampling per batch").
     draw_every = "step"
 
     def __init__(self, weight: float, exclude_train: bool = True, name: str | None = None):
