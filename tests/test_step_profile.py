@@ -28,3 +28,24 @@ def test_bfloat16_experts_profile_the_expert_methods_only(tmp_path):
         "bfloat16", "float32")
     assert set(step_profile.EXPERT_METHODS) == {"de", "pckd_pair", "pckd_list", "pckd_hybrid",
                                                 "htd"}
+
+
+def test_per_epoch_draws_profile_the_drawing_methods_with_their_draw(tmp_path):
+    results = tmp_path / "profile.json"
+    step_profile.main(["--dataset", "synthetic", "--batch-size", "256", "--teacher-dim", "32",
+                       "--repeats", "1", "--methods", "kd", "rrd", "--draw-every", "epoch",
+                       "--results", str(results)])
+    records = {r["method"]: r for r in json.loads(results.read_text())}
+    assert set(records) == {"scratch", "rrd"}
+    assert (records["rrd"]["draw_every"], records["scratch"]["draw_every"]) == ("epoch", "step")
+    assert records["rrd"]["draw_s"] > 0 and "draw_s" not in records["scratch"]
+    assert set(step_profile.DRAWING) == {
+        method for method in step_profile.tasks.METHODS if takes_draw_every(method)}
+
+
+def takes_draw_every(method):
+    try:
+        step_profile.tasks.get(method, draw_every="epoch")
+    except ValueError:
+        return False
+    return True
