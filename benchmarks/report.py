@@ -195,6 +195,14 @@ def protocol_profile(dataset, records) -> list:
                 "draw_every", "step")]
 
 
+def drawn_as_now(dataset, records) -> list:
+    """The ``records`` whose method drew its targets as distill.py draws them now (per step
+    or per epoch, ``draw_every``): the others' s/epoch do not price today's runs."""
+    params = tune_methods().SETTINGS[dataset]["params"]
+    return [r for r in records if r["config"].get("draw_every", "step")
+            == params.get(r["method"], {}).get("draw_every", "step")]
+
+
 def uses_bfloat16_experts(config) -> bool:
     """Whether a record's method config (a preset's nested ones included) sets bfloat16
     experts."""
@@ -388,7 +396,9 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
                      "Beats scratch: the means differ by more than twice the standard error "
                      "of their difference, else within noise. \"bfloat16 experts\": the "
                      "method's expert products ran in bfloat16 (distill.py's settings for it "
-                     "on this dataset; docs/methods.md, DE).")
+                     "on this dataset; docs/methods.md, DE). \"targets drawn per epoch\": "
+                     "the method ran with `draw_every=\"epoch\"` (docs/methods.md §3; table "
+                     "\"Targets drawn once per epoch and user\").")
         lines.append("")
     scratch = rows.get("scratch", [])
     scratch_seconds = (statistics.mean(r["seconds_per_epoch"] for r in scratch)
@@ -443,6 +453,8 @@ def distill_section(dataset, records, title=None, preamble=(), list_missing=True
                 beats += "; higher than scratch on held-out pairs"
         label = method + (", bfloat16 experts" if any(uses_bfloat16_experts(r["config"])
                                                       for r in group) else "")
+        if any(r["config"].get("draw_every") == "epoch" for r in group):
+            label += ", targets drawn per epoch"
         lines.append(f"| {label} | {len(group)} | " + " | ".join(cells) +
                      f" | {gap} | {beats} | {val_cell} | {ratio} | {refresh:.2f} |")
     settings = tune_methods().SETTINGS.get(dataset, {})  # distill.py's, through tune_methods
@@ -1187,7 +1199,7 @@ def main():
         weight_records = [] if dataset in FIRST_PROTOCOL_WEIGHTS else weights
         # Gowalla's students run a fixed number of epochs: the superseded table prices
         # the methods not yet run under today's protocol.
-        earlier = ((load("distill-gowalla-lr5e-3"),
+        earlier = ((drawn_as_now(dataset, load("distill-gowalla-lr5e-3")),
                     tune_methods().SETTINGS["gowalla"]["student_fit"].epochs,
                     protocol_profile(dataset, load("step_profile")))
                    if dataset == "gowalla" else ())

@@ -254,6 +254,27 @@ def test_gowalla_htd_runs_bfloat16_experts_and_its_row_and_price_say_so():
     assert any(line.startswith("| de | 1 |") for line in lines)
 
 
+def test_gowalla_rows_drawn_per_epoch_are_labelled_and_priced_only_by_rows_drawn_so():
+    from benchmarks.report import distill_section, drawn_as_now
+
+    def row(method, config):
+        return {"dataset": "gowalla", "method": method, "seed": 0, "ndcg@20": 0.1,
+                "recall@20": 0.1, "recall@10": 0.1, "ndcg@10": 0.1, "epochs": 88,
+                "seconds_per_epoch": 2.0, "refresh_seconds": 0.0, "config": config,
+                "teacher": "bpr_mf-300", "student_dim": 20}
+
+    rrd, = build_method(SETTINGS["gowalla"], "rrd")
+    cd, = build_method(SETTINGS["gowalla"], "cd")
+    assert (rrd.draw_every, cd.draw_every) == ("epoch", "step")
+    lines = distill_section("gowalla", [row("scratch", {}), row("rrd", rrd.get_config()),
+                                        row("cd", cd.get_config())], list_missing=False)
+    assert any(line.startswith("| rrd, targets drawn per epoch | 1 |") for line in lines)
+    assert any(line.startswith("| cd | 1 |") for line in lines)
+    superseded = [row("rrd", {"weight": 0.005}), row("cd", {"weight": 0.5}),
+                  row("mse", {"draw_every": "epoch"})]
+    assert [r["method"] for r in drawn_as_now("gowalla", superseded)] == ["cd", "mse"]
+
+
 def test_the_runs_not_yet_made_are_priced_from_their_own_runs_else_the_superseded_table():
     from benchmarks.report import remaining_hours_line
 
@@ -320,7 +341,7 @@ def test_tune_methods_passes_distill_protocol_to_kdtfrs_tune():
     settings = SETTINGS["gowalla"]
     args = parsed("gowalla", "rrd")
     assert args.weights == pytest.approx([0.0005, 0.005, 0.05])  # 0.1x, 1x, 10x distill.py's
-    assert args.param == ["temperature=100.0"] and args.seed == [0, 1]
+    assert args.param == ["temperature=100.0", "draw_every=epoch"] and args.seed == [0, 1]
     assert (args.dim, args.l2, args.lr, args.epochs, args.batch_size, args.patience) == (
         settings["student"].dim, [settings["student"].l2],
         [settings["student_fit"].learning_rate], settings["student_fit"].epochs,
