@@ -6,10 +6,11 @@
 One student per (method, weight, --lr, --l2, --seed), each with early stopping on the
 validation NDCG@20; a setting is ranked by its mean over the seeds. OUTPUT gets trials.json (a
 record per finished trial), table.md (a row per setting) and validation.svg.
-The sweep's settings (teacher, data, student, training) are kept in OUTPUT/sweep.json: a rerun
-with the same settings skips finished trials and resumes the interrupted one, so a sweep can
-be extended with more weights, methods or seeds; other settings are refused (use another
-OUTPUT, or --overwrite).
+The sweep's settings (teacher, data, student, training, each method's --param/--config) are
+kept in OUTPUT/sweep.json: a rerun with the same settings skips finished trials and resumes the
+interrupted one, so a sweep can be extended with more weights, methods or seeds, a new method
+with hyperparameters of its own; other settings, a swept method's other hyperparameters
+included, are refused (use another OUTPUT, or --overwrite).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def cmd_tune(args):
         "data": spec.record(split)["fingerprint"],
         "student": {**dataclasses.asdict(student), "l2": "per trial"},
         "fit": {**dataclasses.asdict(fit), "learning_rate": "per trial", "seed": "per trial"},
-        "params": {distilled[0]: params} if params else {},
+        "params": {method: params for method in distilled},
         "validation": f"{args.hold_out:g} of the training pairs held out" if held_out
         else "the validation part",
     }
@@ -121,6 +122,9 @@ def _begin(output, settings, where) -> int:
     """Records the sweep's settings, or checks them against those of the sweep in OUTPUT;
     returns the seed of the trials recorded without one (``tuning.Sweep``'s ``unseeded``).
 
+    ``params`` is compared method by method (``_merged_params``): a method new to the sweep
+    adds its hyperparameters to sweep.json.
+
     ``where`` (the teacher's path, the data's location) is kept for the reader but not
     compared: a sweep continues with its teacher and data moved, as long as they are the same
     (the teacher's weights, ``kdtfrs.teacher_identity``; the data's fingerprint). A sweep recorded when --seed took one value
@@ -134,7 +138,9 @@ def _begin(output, settings, where) -> int:
         except json.JSONDecodeError:
             raise ValueError(f"{path} is damaged; start the sweep again with --overwrite.") \
                 from None
+        raw = json.loads(json.dumps(recorded))  # as read, to write back
         recorded.pop("where", None)
+        params = _merged_params(output, recorded.pop("params", {}), settings.pop("params"))
         if teacher_identity.same(recorded.get("teacher"),
                                  {**settings["teacher"], "path": where["teacher"]}):
             recorded["teacher"] = settings["teacher"]  # also a record of an earlier version
@@ -150,6 +156,8 @@ def _begin(output, settings, where) -> int:
                 f"--output {output} holds a sweep with other settings ({', '.join(changed)} "
                 "differ); its trials would not compare with these. Use another --output, or "
                 "--overwrite to start it again.")
+        if params != raw.get("params"):
+            write_json(path, {**raw, "params": params})
         return unseeded
     stray = [entry for entry in SWEEP_ENTRIES if (output / entry).exists()]
     if stray:
@@ -159,6 +167,26 @@ def _begin(output, settings, where) -> int:
     output.mkdir(parents=True, exist_ok=True)
     write_json(path, {**settings, "where": where})
     return 0
+
+
+def _merged_params(output, recorded, given) -> dict:
+    """The sweep's hyperparameters per method: ``recorded`` (sweep.json's) with the methods of
+    ``given`` added; a method swept before must come with the same ones. Sweeps written
+    before 2026-12-06 named only the methods given --param/--config: a method with trials
+    but no entry ran with none."""
+    swept = {record["method"] for record in tuning.Sweep(output).records}
+    for method, params in given.items():
+        before = recorded.get(method, {} if method in swept else None)
+        if before is not None and before != params:
+            raise ValueError(
+                f"--output {output} holds a sweep of {method} with other hyperparameters "
+                f"({_described(before)}, given {_described(params)}); its trials would not "
+                "compare with these. Use another --output, or --overwrite to start it again.")
+    return {**recorded, **given}
+
+
+def _described(params) -> str:
+    return ", ".join(f"{key}={value}" for key, value in params.items()) or "none"
 
 
 def _remove_sweep(output) -> None:

@@ -167,6 +167,38 @@ def test_tune_refuses_other_settings_in_the_same_output(teacher, tmp_path, capsy
     assert (output / "notes.txt").read_text() == "mine"  # not the sweep's: kept
 
 
+@pytest.mark.slow
+def test_a_sweep_takes_each_methods_hyperparameters_and_keeps_them(teacher, tmp_path, capsys):
+    output = tmp_path / "sweep"
+    kd = ["--methods", "kd", "--weights", 0.1, "--param", "temperature=2"]
+    assert run("tune", "--teacher", teacher, "--methods", "scratch", "--output", output,
+               *SWEEP) == 0
+    assert run("tune", "--teacher", teacher, *kd, "--output", output, *SWEEP) == 0
+    assert run("tune", "--teacher", teacher, "--methods", "mse", "--weights", 0.1,
+               "--param", "num_items=5", "--output", output, *SWEEP) == 0
+    assert json.loads((output / "sweep.json").read_text())["params"] == {
+        "kd": {"temperature": 2.0}, "mse": {"num_items": 5}}
+    before = digests(output)
+    capsys.readouterr()
+    assert run("tune", "--teacher", teacher, *kd[:-1], "temperature=3", "--output", output,
+               *SWEEP) == 2
+    assert ("a sweep of kd with other hyperparameters (temperature=2, given temperature=3)"
+            in capsys.readouterr().err)
+    assert digests(output) == before
+    assert run("tune", "--teacher", teacher, *kd, "--output", output, *SWEEP) == 0
+    assert "1 trials (1 already done)" in capsys.readouterr().out
+
+
+def test_a_method_swept_before_sweeps_named_their_hyperparameters_ran_with_none(tmp_path):
+    from kdtfrs.tune_command import _merged_params
+
+    (tmp_path / "trials.json").write_text(json.dumps([record("kd", 0.1, 0.02)]))
+    assert _merged_params(tmp_path, {}, {"kd": {}}) == {"kd": {}}
+    assert _merged_params(tmp_path, {}, {"rd": {"mu": 0.2}}) == {"rd": {"mu": 0.2}}
+    with pytest.raises(ValueError, match=r"kd with other hyperparameters \(none, given"):
+        _merged_params(tmp_path, {}, {"kd": {"temperature": 2.0}})
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--methods", "kd"], "--weights is needed to tune kd"),
     (["--methods", "kd", "rrd", "--weights", "0.1", "--param", "temperature=2"],
