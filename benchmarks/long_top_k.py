@@ -6,7 +6,7 @@
 The per-epoch refreshes (CD's student top-3,000, DCD's and RCE-KD's lists) and the teacher
 lists of RRD, DCD and the others (top-500) rank every item for each user with
 ``kdtfrs.ranking.top_k_items``: blocks of 2,048 users, scores with the excluded items at -inf,
-then the top k. Three ways to pick it, timed on one block of random 20-d embeddings (the cost
+then the top k. Four ways to pick it, timed on one block of random 20-d embeddings (the cost
 does not depend on the values), with the same -inf slots (2% of the block's entries):
 
 - ``xla``: scores and ``tf.math.top_k`` in one XLA-compiled function (the way for every k
@@ -15,7 +15,10 @@ does not depend on the values), with the same -inf slots (2% of the block's entr
   below ``candidate_top_k.MIN_K``);
 - ``candidates``: XLA-compiled scores, then ``kdtfrs.candidate_top_k`` on the host (a sampled
   threshold, then one NumPy sort of the entries above it, rows split over the cores), where
-  ``candidate_top_k.worthwhile`` allows it.
+  ``candidate_top_k.worthwhile`` allows it;
+- ``grouped``: XLA-compiled scores over the item table padded to a multiple of
+  ``grouped_top_k.GROUP`` rows (the padding masked), then ``kdtfrs.grouped_top_k`` (the top k
+  of the groups of columns with the best maxima), where ``grouped_top_k.worthwhile`` allows it.
 
 Each way's lists are checked equal to ``xla``'s. ``used`` names the way ``top_k_items`` takes
 now. Fastest of 5 rounds of ``--repeats`` calls. Records: benchmarks/results/long_top_k.json,
@@ -34,7 +37,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
 from benchmarks.step_cost import milliseconds_per_call  # noqa: E402
-from kdtfrs import candidate_top_k  # noqa: E402
+from kdtfrs import candidate_top_k, grouped_top_k  # noqa: E402
 from kdtfrs._keras import tf  # noqa: E402
 from kdtfrs.ranking import _masked_scores  # noqa: E402
 
@@ -71,13 +74,22 @@ def ways(num_items, k, batch, dim, seed=0):
         columns = candidate_top_k.sample_columns(num_items)
         found["candidates"] = lambda: candidate_top_k.candidate_top_k(
             scores_of(users, items, rows, slots).numpy(), k, columns)
+    if grouped_top_k.worthwhile(k, num_items):
+        padding = np.arange(num_items, grouped_top_k.padded_length(num_items))
+        padded_items = tf.pad(items, [[0, padding.size], [0, 0]])
+        padded_slots = tf.concat([slots, tf.constant(np.stack(
+            [np.repeat(np.arange(batch), padding.size), np.tile(padding, batch)], 1),
+            tf.int32)], 0)
+        by_groups = tf.function(lambda scores: grouped_top_k.grouped_top_k(scores, k))
+        found["grouped"] = on_host(
+            lambda: by_groups(scores_of(users, padded_items, rows, padded_slots)))
     return found
 
 
 def main(argv=None):
     parser = benchmark_parser(__doc__, "long_top_k.json", trains=False, skips=False)
     parser.add_argument("--items", type=int, nargs="+", default=[25181, 40981])
-    parser.add_argument("--ks", type=int, nargs="+", default=[20, 100, 200, 500, 1000, 3000])
+    parser.add_argument("--ks", type=int, nargs="+", default=[20, 50, 100, 200, 500, 1000, 3000])
     parser.add_argument("--batch", type=int, default=2048, help="users per block")
     parser.add_argument("--dim", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
@@ -86,7 +98,7 @@ def main(argv=None):
     for num_items in args.items:
         for k in args.ks:
             measured = ways(num_items, k, args.batch, args.dim)
-            used = "candidates" if "candidates" in measured else "top_k"
+            used = next(way for way in ("candidates", "grouped", "top_k") if way in measured)
             expected = measured["xla"]()[1]
             for way, function in measured.items():
                 if not np.array_equal(function()[1], expected):

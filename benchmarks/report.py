@@ -987,18 +987,20 @@ def long_top_k_section(records):
              "in one XLA function, the way before 2026-12-04; `top_k`: XLA scores, then "
              "`tf.math.top_k`; `candidates`: XLA scores, then `kdtfrs.candidate_top_k` on the "
              "host (a sampled threshold, then one NumPy sort of the entries above it, the "
-             "rows split over the cores; before 2026-12-05 `tf.math.top_k` of those entries). "
-             "Bold: the way `top_k_items` takes now. The "
+             "rows split over the cores; before 2026-12-05 `tf.math.top_k` of those entries); "
+             "`grouped`: XLA scores over the item table padded to a multiple of 32 rows, then "
+             "`kdtfrs.grouped_top_k` (the top k among the groups of 32 columns with the best "
+             "maxima; since 2026-12-06). Bold: the way `top_k_items` takes now. The "
              "refreshes of CD (k 3,000), DCD and RCE-KD and the teachers' lists (k 500) rank "
-             "every user this way, one block per 2,048 users.", ""]
+             "every user this way, one block per 2,048 users; an evaluation takes k 50.", ""]
     if not records:
         return lines + ["No record yet.", ""]
-    lines += ["| items | k | xla ms | top_k ms | candidates ms | xla / now |",
-              "|---|---|---|---|---|---|"]
-    for items, k in dict.fromkeys((r["items"], r["k"]) for r in records):
+    lines += ["| items | k | xla ms | top_k ms | candidates ms | grouped ms | xla / now |",
+              "|---|---|---|---|---|---|---|"]
+    for items, k in sorted({(r["items"], r["k"]) for r in records}):
         ways = {r["way"]: r for r in records if (r["items"], r["k"]) == (items, k)}
         cells = []
-        for way in ("xla", "top_k", "candidates"):
+        for way in ("xla", "top_k", "candidates", "grouped"):
             record = ways.get(way)
             text = "–" if record is None else f"{record['ms']:.0f}"
             cells.append(f"**{text}**" if record is not None and record["used"] else text)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kdtfrs import candidate_top_k
+from kdtfrs import candidate_top_k, grouped_top_k
 from kdtfrs._keras import tf
 from kdtfrs.data.matrix import InteractionMatrix
 from kdtfrs.embeddings import Embeddings
@@ -59,13 +59,19 @@ def _checked_users(users, num_users: int) -> np.ndarray:
     return users.astype(np.int32)
 
 
-def _mask_slots(exclusions: list[InteractionMatrix], block_users: np.ndarray) -> np.ndarray:
+def _mask_slots(exclusions: list[InteractionMatrix], block_users: np.ndarray,
+                padding=range(0)) -> np.ndarray:
     """int32 [S, 2] (row in block, item) pairs to mask, padded to a power of two >= 1024.
 
+    ``padding``: columns past the catalogue (a padded item table's) to mask in every row.
     Padding repeats the first pair (masking it twice changes nothing), so the compiled block
     function sees few distinct shapes. S is 0 when the block has nothing to mask.
     """
     pairs = [np.stack(csr_row_entries(matrix, block_users), axis=1) for matrix in exclusions]
+    if len(padding):
+        rows = np.arange(block_users.size)
+        pairs.append(np.stack([np.repeat(rows, len(padding)),
+                               np.tile(np.asarray(padding), rows.size)], axis=1))
     pairs = np.concatenate(pairs) if pairs else np.zeros((0, 2), np.int64)
     if not len(pairs):
         return pairs.astype(np.int32)
@@ -98,14 +104,18 @@ _BLOCK_SCORERS = {jit_compile: tf.function(_masked_scores, jit_compile=jit_compi
 
 
 def _block_ranker(k: int, jit_compile: bool, table_shapes):
-    """A function (user_table, item_table, users [b], mask_slots [S, 2], rows) -> (items, scores).
+    """(rank_block, columns): a function (user_table, item_table, users [b], mask_slots [S, 2],
+    rows) -> (items, scores), and the rows its item table must have.
 
     The scores are compiled with XLA by default: XLA scatters -inf into the block's score
     matrix in place, where TensorFlow's kernel copies the whole [b, num_items] matrix first.
     The top k is picked outside XLA, whose top-k is the slower one at every k measured
-    (benchmarks/long_top_k.py): by ``tf.math.top_k``, or for long lists
-    (``candidate_top_k.worthwhile``) by ``candidate_top_k`` on the host, which sorts only the
-    entries above a sampled threshold. One function per (k, jit_compile, table shapes) is
+    (benchmarks/long_top_k.py): for long lists (``candidate_top_k.worthwhile``) by
+    ``candidate_top_k`` on the host, which sorts only the entries above a sampled threshold;
+    for short ones (``grouped_top_k.worthwhile``) by ``grouped_top_k``, which ranks only the
+    groups of columns with the best maxima, over an item table padded to ``columns`` rows
+    whose padding the mask slots set to -inf; else by ``tf.math.top_k``. One function per
+    (k, jit_compile, table shapes) is
     kept, so repeated evaluations (one per epoch) reuse its traces and XLA compilations; the
     tables are arguments, so models of one shape share it. Items and scores come back as
     NumPy arrays for the first ``rows`` users (the rest pad the last block to the compiled
@@ -115,16 +125,21 @@ def _block_ranker(k: int, jit_compile: bool, table_shapes):
     if key in _BLOCK_RANKERS:
         return _BLOCK_RANKERS[key]
     scores_of = _BLOCK_SCORERS[jit_compile]
-    num_items = table_shapes[1][0]
+    num_items = columns = table_shapes[1][0]
     if candidate_top_k.worthwhile(k, num_items):
-        columns = candidate_top_k.sample_columns(num_items)
+        sampled = candidate_top_k.sample_columns(num_items)
 
         def pick(scores, rows):
-            return candidate_top_k.candidate_top_k(scores.numpy()[:rows], k, columns)
+            return candidate_top_k.candidate_top_k(scores.numpy()[:rows], k, sampled)
 
     else:
-        top_k = tf.function(lambda scores: tuple(tf.math.top_k(scores, k=k)),
-                            reduce_retracing=True)
+        if grouped_top_k.worthwhile(k, num_items):
+            columns = grouped_top_k.padded_length(num_items)
+            top_k = tf.function(lambda scores: grouped_top_k.grouped_top_k(scores, k),
+                                reduce_retracing=True)
+        else:
+            top_k = tf.function(lambda scores: tuple(tf.math.top_k(scores, k=k)),
+                                reduce_retracing=True)
 
         def pick(scores, rows):
             values, indices = top_k(scores)
@@ -134,8 +149,8 @@ def _block_ranker(k: int, jit_compile: bool, table_shapes):
         values, indices = pick(scores_of(user_table, item_table, users, mask_slots), rows)
         return indices, values
 
-    _BLOCK_RANKERS[key] = rank_block
-    return rank_block
+    _BLOCK_RANKERS[key] = rank_block, columns
+    return rank_block, columns
 
 
 def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_compile=True):
@@ -145,8 +160,8 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
     once per call, not per block). For each block of ``batch_size`` users, the
     (user, item) pairs of ``exclude`` in the block's rows (gathered from the CSR arrays with
     NumPy, no per-user loop) are scattered to -inf, then the best k are picked
-    (``tf.math.top_k``, or ``kdtfrs.candidate_top_k`` on the host for long lists); no dense mask is
-    built. Ties go to the lower item index. A user with fewer than k allowed items gets
+    (``tf.math.top_k``, ``kdtfrs.grouped_top_k`` for short lists of long rows, or
+    ``kdtfrs.candidate_top_k`` on the host for long lists); no dense mask is built. Ties go to the lower item index. A user with fewer than k allowed items gets
     excluded items with score -inf at the end of the list.
 
     Args:
@@ -174,8 +189,11 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
     # variables as arguments would keep reading them when called with another model's.
     user_table, item_table = (tf.cast(tf.convert_to_tensor(table), tf.float32)
                               for table in model.tables())
-    rank_block = _block_ranker(int(k), bool(jit_compile),
-                               (tuple(user_table.shape), tuple(item_table.shape)))
+    rank_block, columns = _block_ranker(int(k), bool(jit_compile),
+                                        (tuple(user_table.shape), tuple(item_table.shape)))
+    padding = range(model.num_items, columns)
+    if padding:
+        item_table = tf.pad(item_table, [[0, len(padding)], [0, 0]])
     block = min(batch_size, users.size)
     items, scores = [], []
     for start in range(0, users.size, block):
@@ -183,7 +201,7 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
         padded_users = np.pad(block_users, (0, block - block_users.size))
         block_items, block_scores = rank_block(
             user_table, item_table, tf.constant(padded_users),
-            tf.constant(_mask_slots(exclusions, block_users)), block_users.size,
+            tf.constant(_mask_slots(exclusions, block_users, padding)), block_users.size,
         )
         items.append(block_items)
         scores.append(block_scores)
