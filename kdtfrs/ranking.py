@@ -115,9 +115,8 @@ def _block_ranker(k: int, jit_compile: bool, table_shapes):
     for short ones (``grouped_top_k.worthwhile``) by ``grouped_top_k``, which ranks only the
     groups of columns with the best maxima, over an item table padded to ``columns`` rows
     whose padding the mask slots set to -inf; else by ``tf.math.top_k``. One function per
-    (k, jit_compile, table shapes) is
-    kept, so repeated evaluations (one per epoch) reuse its traces and XLA compilations; the
-    tables are arguments, so models of one shape share it. Items and scores come back as
+    (k, jit_compile, table shapes) is kept, so repeated evaluations (one per epoch) reuse its
+    traces and XLA compilations; the tables are arguments, so models of one shape share it. Items and scores come back as
     NumPy arrays for the first ``rows`` users (the rest pad the last block to the compiled
     shape; the host path does not rank them).
     """
@@ -161,8 +160,9 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
     (user, item) pairs of ``exclude`` in the block's rows (gathered from the CSR arrays with
     NumPy, no per-user loop) are scattered to -inf, then the best k are picked
     (``tf.math.top_k``, ``kdtfrs.grouped_top_k`` for short lists of long rows, or
-    ``kdtfrs.candidate_top_k`` on the host for long lists); no dense mask is built. Ties go to the lower item index. A user with fewer than k allowed items gets
-    excluded items with score -inf at the end of the list.
+    ``kdtfrs.candidate_top_k`` on the host for long lists); no dense mask is built. Ties go
+    to the lower item index. A user with fewer than k allowed items gets excluded items with
+    score -inf at the end of the list.
 
     Args:
       model: a ``kdtfrs.models.Recommender`` or a ``kdtfrs.embeddings.Embeddings``.
