@@ -6,9 +6,8 @@ import pytest
 
 from kdtfrs import candidate_top_k
 from kdtfrs._keras import tf
-from kdtfrs.data.matrix import InteractionMatrix
-from kdtfrs.models import BPRMF
 from kdtfrs.ranking import top_k_items
+from tests.integer_models import excluded, integer_model_and_exclusion
 
 N = 3000
 
@@ -108,16 +107,10 @@ def test_when_it_is_used_and_a_k_the_sample_cannot_serve():
 def test_top_k_items_takes_the_long_list_path_exactly(jit_compile):
     num_users, num_items, k = 9, 4000, 300
     assert candidate_top_k.worthwhile(k, num_items)
-    rng = np.random.default_rng(3)
-    model = BPRMF(num_users, num_items, 3)
-    model.user_embedding.assign(rng.integers(-3, 4, (num_users, 3)).astype(np.float32))
-    model.item_embedding.assign(rng.integers(-3, 4, (num_items, 3)).astype(np.float32))
-    mask = rng.random((num_users, num_items)) < 0.3
-    train = InteractionMatrix.from_pairs(*np.nonzero(mask), num_users, num_items)
+    model, mask = integer_model_and_exclusion(num_users, num_items, seed=3)
+    train, dense = excluded(model, mask)
     items, scores = top_k_items(model, None, k, exclude=train, batch_size=4,
                                 jit_compile=jit_compile)
-    dense = model.user_embedding.numpy() @ model.item_embedding.numpy().T
-    dense[mask] = -np.inf
     expected_scores, expected_items = reference(dense, k)
     np.testing.assert_array_equal(items, expected_items)
     np.testing.assert_array_equal(scores, expected_scores)

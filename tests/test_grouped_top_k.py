@@ -5,9 +5,8 @@ import pytest
 
 from kdtfrs import grouped_top_k as grouped
 from kdtfrs._keras import tf
-from kdtfrs.data.matrix import InteractionMatrix
-from kdtfrs.models import BPRMF
 from kdtfrs.ranking import top_k_items
+from tests.integer_models import excluded, integer_model_and_exclusion
 
 
 def assert_same_lists(scores, k):
@@ -67,17 +66,11 @@ def test_it_is_used_for_short_lists_of_long_rows():
 def test_top_k_items_ranks_a_padded_catalogue_as_a_full_sort(jit_compile):
     num_users, num_items, k = 11, 1000, 6  # 1000 = 31 x 32 + 8: padded by 24 columns
     assert grouped.worthwhile(k, num_items)
-    rng = np.random.default_rng(2)
-    model = BPRMF(num_users, num_items, 3)
-    model.user_embedding.assign(rng.integers(-2, 3, (num_users, 3)).astype(np.float32))
-    model.item_embedding.assign(rng.integers(-2, 3, (num_items, 3)).astype(np.float32))
-    mask = rng.random((num_users, num_items)) < 0.3
+    model, mask = integer_model_and_exclusion(num_users, num_items, seed=2, high=2)
     mask[4, :num_items - 2] = True  # a user with two allowed items
-    train = InteractionMatrix.from_pairs(*np.nonzero(mask), num_users, num_items)
+    train, full = excluded(model, mask)
     users = np.array([4, 0, 10, 4, 7, 3, 1])  # a repeat; blocks of 3
     items, scores = top_k_items(model, users, k, train, batch_size=3, jit_compile=jit_compile)
-    full = model.user_embedding.numpy() @ model.item_embedding.numpy().T
-    full[mask] = -np.inf
     expected = np.argsort(-full[users], axis=1, kind="stable")[:, :k]
     np.testing.assert_array_equal(items, expected)
     np.testing.assert_array_equal(scores, np.take_along_axis(full[users], expected, axis=1))
