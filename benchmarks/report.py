@@ -693,15 +693,31 @@ def weights_in_use_table(dataset, trials):
     return lines
 
 
+#: benchmarks/tune_methods.py's default --factors, as sweep_command writes them.
+DEFAULT_FACTORS = ("0.1", "1", "10")
+
+
 def sweep_command(folder, trials, settings) -> str:
     """The command that writes (or continues) the sweep in ``folder``."""
     dataset = settings["where"]["data"]["dataset"]
-    seeds = sorted({trial.get("seed", 0) for trial in trials})
-    seed_flag = "" if seeds == [0] else " --seeds " + " ".join(map(str, seeds))
     methods = [m for m in dict.fromkeys(trial["method"] for trial in trials) if m != "scratch"]
     if methods:
-        return (f"python benchmarks/tune_methods.py --dataset {dataset} --methods "
-                f"{' '.join(methods)}{seed_flag}")
+        # The factors are multiples of the weight distill.py runs now, which a sweep may
+        # have moved: one command per set of factors names the trials' weights exactly.
+        groups = {}
+        for method in methods:
+            in_use = tune_methods().weight_in_use(dataset, method)
+            own = [trial for trial in trials if trial["method"] == method]
+            factors = tuple(sorted({f"{trial['weight'] / in_use:.6g}" for trial in own},
+                                   key=float))
+            seeds = tuple(sorted({trial.get("seed", 0) for trial in own}))
+            groups.setdefault((factors, seeds), []).append(method)
+        return " && ".join(
+            f"python benchmarks/tune_methods.py --dataset {dataset} --methods {' '.join(group)}"
+            + ("" if factors == DEFAULT_FACTORS else " --factors " + " ".join(factors))
+            + ("" if seeds == (0,) else " --seeds " + " ".join(map(str, seeds)))
+            for (factors, seeds), group in groups.items())
+    seeds = sorted({trial.get("seed", 0) for trial in trials})
     values = {key: " ".join(f"{v:g}" for v in sorted({trial[key] for trial in trials}))
               for key in ("learning_rate", "l2")}
     return (f"kdtfrs tune --teacher benchmarks/checkpoints/{dataset}/teacher --methods scratch "

@@ -372,6 +372,19 @@ def test_the_weights_in_use_are_compared_with_each_sweeps_best():
     assert rows["rd"]["score"] == pytest.approx(0.038)
 
 
+def test_a_methods_sweeps_command_names_each_methods_weights_as_multiples_of_todays(tmp_path):
+    kd, rd = (build_method(SETTINGS["gowalla"], m)[0].weight for m in ("kd", "rd"))
+    trials = [{"method": "scratch", "weight": 0.0, "seed": 0}]
+    trials += [{"method": "kd", "weight": kd * factor, "seed": seed}
+               for factor in (0.1, 1, 10) for seed in (0, 1)]
+    trials += [{"method": "rd", "weight": rd * factor, "seed": 0} for factor in (0.01, 0.1)]
+    settings = {"where": {"data": {"dataset": "gowalla"}}}
+    command = sweep_command(tmp_path / "tune-gowalla-methods", trials, settings)
+    assert command == ("python benchmarks/tune_methods.py --dataset gowalla --methods kd "
+                       "--seeds 0 1 && python benchmarks/tune_methods.py --dataset gowalla "
+                       "--methods rd --factors 0.01 0.1")
+
+
 def test_a_scratch_sweeps_command_gives_back_its_recorded_settings(tmp_path):
     settings = {"where": {"data": {"dataset": "gowalla"}},
                 "student": {"model": "bpr_mf", "dim": 20, "layers": 3, "l2": "per trial",
