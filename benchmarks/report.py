@@ -355,15 +355,19 @@ def tune_methods():
     return module
 
 
-def held_out_scores(dataset, weight_records):
+def held_out_scores(dataset, weight_records, records=None):
     """For a dataset tuned on held-out training pairs (no validation part), {method: (held-out
     NDCG@20, scratch's)} of seed 0 at distill.py's weights: from benchmarks/tune_methods.py's
-    sweep where it has the method, else from tune_weights.py's records (weights.json)."""
+    sweep where it has the method, else from tune_weights.py's records (weights.json). For a
+    superseded table (its ``records``): from tune_weights.py's records alone, at the weights
+    its rows ran."""
     sweep = RESULTS / f"tune-{dataset}-methods" / "trials.json"
-    sources = [json.loads(sweep.read_text())] if sweep.exists() else []
+    sources = [json.loads(sweep.read_text())] if sweep.exists() and records is None else []
     sources.append([r for r in weight_records if r["dataset"] == dataset
                     and r["from"] == "tune_weights.py"])
-    return tune_methods().held_out_at_weights_in_use(dataset, sources)
+    ran = None if records is None else {r["method"]: r["config"]["weight"] for r in records
+                                        if "weight" in r.get("config", {})}
+    return tune_methods().held_out_at_weights_in_use(dataset, sources, ran)
 
 
 def distill_section(dataset, records, title=None, preamble=(), list_missing=True,
@@ -1239,7 +1243,7 @@ def main():
     if first_gowalla:
         lines += distill_section("gowalla", first_gowalla, GOWALLA_FIRST_TITLE,
                                  GOWALLA_FIRST_PREAMBLE, list_missing=False,
-                                 held_out=held_out_scores("gowalla", weights))
+                                 held_out=held_out_scores("gowalla", weights, first_gowalla))
         lines += [ranking_hours_line(first_gowalla), ""]
         lines += popularity_section("gowalla", first_gowalla)
         tuned_fit = load("distill-gowalla-tuned-fit")

@@ -75,11 +75,12 @@ def weight_in_use(dataset, method) -> float:
     return task.weight
 
 
-def held_out_at_weights_in_use(dataset, sources) -> dict:
+def held_out_at_weights_in_use(dataset, sources, weights=None) -> dict:
     """{method: (its held-out NDCG@20, the scratch student's)}, seed 0, at the weight
     distill.py runs, for a dataset tuned on held-out pairs. ``sources`` are lists of records
     (``method``, ``weight``, ``val_ndcg@20``, optional ``seed``), each with its own scratch
-    record, later sources first: a method is compared with the scratch of its own source."""
+    record, later sources first: a method is compared with the scratch of its own source.
+    ``weights`` ({method: weight}) replaces distill.py's weights, for a table run at others."""
     scores = {}
     for records in sources:
         records = [r for r in records if r.get("seed", 0) == 0 and r.get("val_ndcg@20")]
@@ -88,7 +89,8 @@ def held_out_at_weights_in_use(dataset, sources) -> dict:
             continue
         for r in records:
             if (r["method"] not in scores and r["method"] in single_weight_methods()
-                    and math.isclose(r["weight"], weight_in_use(dataset, r["method"]),
+                    and math.isclose(r["weight"], (weights or {}).get(
+                        r["method"], weight_in_use(dataset, r["method"])),
                                      rel_tol=1e-5)):
                 scores[r["method"]] = (r["val_ndcg@20"], scratch)
     return scores
