@@ -103,7 +103,7 @@ def run(args):
                 checkpoint = claim_checkpoint(
                     pathlib.Path(args.work) / dataset / f"consistency-{method_id}-{seed}",
                     {"method": method_id, "config": plain(tasks.describe(distillation)),
-                     "student": dataclasses.asdict(settings["student"]),
+                     "student": settings["student"].config(),
                      "fit": dataclasses.asdict(fit)})
                 recorder = ConsistencyRecorder(distillation[0], items, users, results, key)
                 print(f"== {dataset} {method_id} seed {seed}: {args.epochs} epochs", flush=True)

@@ -252,7 +252,7 @@ def train_student(teacher, split, data_spec, signals, method_id, distillation, s
     the caller writes, guards it from then on). Returns ``distill_student``'s result.
     """
     claim_checkpoint(checkpoint, {"method": method_id, "config": method_config(distillation),
-                                  "student": dataclasses.asdict(student),
+                                  "student": student.config(),
                                   "fit": dataclasses.asdict(fit)})
     model, result = distill_student(teacher, split, data_spec, distillation, student, fit,
                                     verbose=verbose, signals=signals,
@@ -269,7 +269,7 @@ def with_slices(result, model, split):
 
 def teacher_run_config(spec, fit) -> dict:
     """What a teacher's state directory is claimed for (``claim_checkpoint``)."""
-    return plain({"method": "teacher", "teacher": dataclasses.asdict(spec),
+    return plain({"method": "teacher", "teacher": spec.config(),
                   "fit": dataclasses.asdict(fit)})
 
 
@@ -314,9 +314,10 @@ def with_params(settings, overrides):
     return {**settings, "params": params}
 
 
-#: ``--student`` keys: FitConfig's optimisation fields, and the student backbone's l2.
+#: ``--student`` keys: FitConfig's optimisation fields, and the student backbone's L2.
+BACKBONE_KEYS = ("l2", "l2_form")
 STUDENT_KEYS = ("learning_rate", "epochs", "batch_size", "patience", "eval_every",
-                "num_negatives", "optimizer", "stop_on", "l2")
+                "num_negatives", "optimizer", "stop_on", *BACKBONE_KEYS)
 
 
 def parse_student(text) -> tuple:
@@ -330,13 +331,12 @@ def parse_student(text) -> tuple:
 
 
 def with_student(settings, overrides):
-    """``settings`` with every student's backbone l2 and fit changed by ``overrides``."""
+    """``settings`` with every student's backbone L2 and fit changed by ``overrides``."""
     if not overrides:
         return settings
-    fit = {key: value for key, value in overrides.items() if key != "l2"}
-    student = settings["student"]
-    if "l2" in overrides:
-        student = dataclasses.replace(student, l2=overrides["l2"])
+    fit = {key: value for key, value in overrides.items() if key not in BACKBONE_KEYS}
+    student = dataclasses.replace(settings["student"], **{
+        key: value for key, value in overrides.items() if key in BACKBONE_KEYS})
     return {**settings, "student": student,
             "student_fit": dataclasses.replace(settings["student_fit"], **fit)}
 
@@ -496,7 +496,7 @@ def run_scheme(dataset, settings, scheme, seed, teacher, split, data_spec, teach
     student = settings["student"]
     fit = dataclasses.replace(settings["student_fit"], seed=seed)
     checkpoint = claim_checkpoint(state_dir(args, dataset, f"{scheme}-{seed}"), {
-        "method": scheme, "config": config, "student": dataclasses.asdict(student),
+        "method": scheme, "config": config, "student": student.config(),
         "fit": dataclasses.asdict(fit)})
     print(f"== {dataset} {scheme} seed {seed}", flush=True)
     start = time.perf_counter()

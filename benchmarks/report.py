@@ -733,6 +733,7 @@ def sweep_command(folder, trials, settings) -> str:
 #: sweep.json's student and fit settings, as `kdtfrs tune` options (lr, l2, seed per trial).
 SWEEP_FLAGS = {("student", "model"): "--model", ("student", "dim"): "--dim",
                ("student", "layers"): "--layers", ("student", "loss"): "--loss",
+               ("student", "l2_form"): "--l2-form",
                ("fit", "epochs"): "--epochs", ("fit", "batch_size"): "--batch-size",
                ("fit", "num_negatives"): "--negatives", ("fit", "patience"): "--patience",
                ("fit", "eval_every"): "--eval-every", ("fit", "optimizer"): "--optimizer"}

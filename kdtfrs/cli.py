@@ -173,6 +173,11 @@ def _add_backbone_args(parser, dim, sweep=False):
                            "L2 penalty to try (each with every weight and --lr)"} if sweep else
                           {"default": 1e-4, "help": "weight of the per-batch L2 penalty on the "
                            "embeddings used"}))
+    group.add_argument("--l2-form", choices=("rows", "tables"), default="rows",
+                       help="where --l2 applies: rows (the embeddings each batch uses, the "
+                            "LightGCN paper's regulariser) or tables (every row of both tables "
+                            "at every step, the decay of the reference code's Adam "
+                            "weight_decay; the tables' updates become dense)")
     group.add_argument("--loss", choices=("bpr", "softmax"), default="bpr", help="base loss")
 
 

@@ -30,12 +30,14 @@ _SETTING_FLAGS = {
     "epochs": "--epochs", "batch_size": "--batch-size", "learning_rate": "--lr",
     "num_negatives": "--negatives", "patience": "--patience", "eval_every": "--eval-every",
     "seed": "--seed", "optimizer": "--optimizer", "stop_on": "--stop-on", "model": "--model",
-    "dim": "--dim", "layers": "--layers", "l2": "--l2", "loss": "--loss", "method": "--method",
+    "dim": "--dim", "layers": "--layers", "l2": "--l2", "l2_form": "--l2-form", "loss": "--loss",
+    "method": "--method",
     "method_config": "--param/--config", "teacher": "--teacher", "strategy": "--strategy",
 }
-# What a run recorded before a setting existed ran with: --strategy, --stop-on.
+# What a run recorded without a setting ran with: --strategy, --stop-on (runs made before
+# they existed), --l2-form (its default is never written: BackboneSpec.config).
 _UNRECORDED = {"distribution": {"strategy": "default", "replicas": 1},
-               "fit": {"stop_on": "ndcg@20"}}
+               "fit": {"stop_on": "ndcg@20"}, "backbone": {"l2_form": "rows"}}
 
 
 def run(args) -> int:
@@ -74,7 +76,7 @@ def cmd_train(args):
         _announce(args, run_dir)
         split = spec.load()
         settings = {"command": "train", "data": spec.record(split),
-                    "backbone": dataclasses.asdict(backbone), "fit": dataclasses.asdict(fit),
+                    "backbone": backbone.config(), "fit": dataclasses.asdict(fit),
                     "distribution": _distribution(args, strategy)}
         run_dir.begin(settings, _settings_differences)
         snapshots = _trajectory_snapshots(args, run_dir, spec, split)
@@ -114,7 +116,7 @@ def cmd_distill(args):
         teacher, split, spec = load_teacher(args.teacher, **_repointed(args))
         settings = {
             "command": "distill", "data": spec.record(split),
-            "backbone": dataclasses.asdict(backbone), "fit": dataclasses.asdict(fit),
+            "backbone": backbone.config(), "fit": dataclasses.asdict(fit),
             "method": args.method,
             "method_config": tasks.describe(distillation) if distillation else {},
             "teacher": teacher_identity.record(args.teacher, teacher),
@@ -226,7 +228,7 @@ def _fit_config(args) -> FitConfig:
 
 
 def _backbone_spec(args) -> BackboneSpec:
-    return BackboneSpec(args.model, args.dim, args.layers, args.l2, args.loss)
+    return BackboneSpec(args.model, args.dim, args.layers, args.l2, args.loss, args.l2_form)
 
 
 def _repointed(args) -> dict:

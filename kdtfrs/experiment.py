@@ -28,15 +28,28 @@ class BackboneSpec:
     layers: int = 3
     l2: float = 1e-4
     loss: str = "bpr"
+    l2_form: str = "rows"  # ``kdtfrs.models.Recommender``'s; written only when not "rows"
 
     def __post_init__(self):
         check_number("dim", self.dim, minimum=1, integer=True)
         check_number("layers", self.layers, minimum=0, integer=True)
         check_number("l2", self.l2, minimum=0)
+        if self.l2_form not in models.L2_FORMS:
+            raise ValueError(f"l2_form must be one of {models.L2_FORMS}, got {self.l2_form!r}.")
+
+    def config(self) -> dict:
+        """The fields as a dict, as run configs and records keep them. ``l2_form`` is named
+        only when it is not the default "rows", so configs written before it existed still
+        compare equal."""
+        fields = dataclasses.asdict(self)
+        if fields["l2_form"] == "rows":
+            del fields["l2_form"]
+        return fields
 
     def build(self, split: data.SplitData, seed: int = 0):
         common = dict(num_users=split.num_users, num_items=split.num_items,
-                      embedding_dim=self.dim, loss=self.loss, l2=self.l2, seed=seed)
+                      embedding_dim=self.dim, loss=self.loss, l2=self.l2, seed=seed,
+                      l2_form=self.l2_form)
         if self.model == "bpr_mf":
             return models.BPRMF(**common)
         if self.model == "lightgcn":
@@ -126,7 +139,7 @@ def train_backbone(data_spec: DataSpec, backbone: BackboneSpec, fit: FitConfig, 
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = backbone.build(split, fit.seed)
-    extra = {"backbone": dataclasses.asdict(backbone), "fit": dataclasses.asdict(fit),
+    extra = {"backbone": backbone.config(), "fit": dataclasses.asdict(fit),
              "distribution": describe_strategy(strategy, fit.batch_size), **(extra or {})}
     record = data_spec.record(split)
     history = _fit(model, model, split, fit, checkpoint_dir, verbose, best_on_interrupt,
@@ -164,7 +177,7 @@ def distill_student(teacher, split, data_spec, distillation, student: BackboneSp
         distiller = Distiller(teacher, model, split.train, distillation, seed=fit.seed,
                               signals=signals)
     extra = {
-        "backbone": dataclasses.asdict(student),
+        "backbone": student.config(),
         "fit": dataclasses.asdict(fit),
         "distribution": describe_strategy(strategy, fit.batch_size),
         "method": method_id,

@@ -47,7 +47,7 @@ def cmd_scheme(args):
             for path in teacher_dirs[1:]]
         settings = {
             "command": "distill", "data": spec.record(split),
-            "backbone": dataclasses.asdict(backbone), "fit": dataclasses.asdict(fit),
+            "backbone": backbone.config(), "fit": dataclasses.asdict(fit),
             "method": args.method, "method_config": params,
             "teacher": teachers,
             "distribution": _distribution(args, strategy),

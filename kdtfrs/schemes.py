@@ -59,7 +59,7 @@ def distill_bidirectional(teacher, split, data_spec, student: BackboneSpec, fit:
                              "help(kdtfrs.BidirectionalDistiller).") from None
     config = distiller.get_config()
     teacher_record = {"class": type(teacher).__name__, "dim": teacher.embedding_dim}
-    extra = {"backbone": dataclasses.asdict(student), "fit": dataclasses.asdict(fit),
+    extra = {"backbone": student.config(), "fit": dataclasses.asdict(fit),
              "distribution": describe_strategy(strategy, fit.batch_size), "method": "bd",
              "method_config": config, "teacher": teacher_record, **(extra or {})}
     record = data_spec.record(split)

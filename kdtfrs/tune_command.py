@@ -60,7 +60,8 @@ def cmd_tune(args):
     teacher, split, spec = load_teacher(teacher_dir, **_repointed(args))
     if args.overwrite:  # only once the teacher and its data are known to load
         _remove_sweep(output)
-    student = BackboneSpec(args.model, args.dim, args.layers, args.l2[0], args.loss)
+    student = BackboneSpec(args.model, args.dim, args.layers, args.l2[0], args.loss,
+                           args.l2_form)
     fit = FitConfig(epochs=args.epochs, batch_size=args.batch_size,
                     learning_rate=args.lr[0], num_negatives=args.negatives,
                     patience=args.patience, eval_every=args.eval_every, seed=args.seed[0],
@@ -69,7 +70,7 @@ def cmd_tune(args):
     settings = {
         "teacher": {teacher_identity.DIGEST: teacher_identity.weights_digest(teacher)},
         "data": spec.record(split)["fingerprint"],
-        "student": {**dataclasses.asdict(student), "l2": "per trial"},
+        "student": {**student.config(), "l2": "per trial"},
         "fit": {**dataclasses.asdict(fit), "learning_rate": "per trial", "seed": "per trial"},
         "params": {method: params for method in distilled},
         "validation": f"{args.hold_out:g} of the training pairs held out" if held_out

@@ -110,7 +110,7 @@ def create_pipeline(
     serving = {"k": int(serving_k)}
 
     def trainer_config(role, backbone, **more):
-        return {"role": role, "backbone": dataclasses.asdict(backbone),
+        return {"role": role, "backbone": backbone.config(),
                 "fit": dataclasses.asdict(fit), "serving": serving, **more}
 
     example_gen_class = (tfx.components.CsvExampleGen if data_format == "csv"

@@ -151,6 +151,9 @@ def test_a_student_variant_changes_every_student_and_keeps_its_state_apart(tmp_p
     assert settings["student_fit"].batch_size == SETTINGS["gowalla"]["student_fit"].batch_size
     assert settings["teacher"] == SETTINGS["gowalla"]["teacher"]
     assert distill.with_student(SETTINGS["gowalla"], {}) is SETTINGS["gowalla"]
+    tables = distill.with_student(SETTINGS["gowalla"], dict([distill.parse_student(
+        "l2-form=tables")]))
+    assert (tables["student"].l2_form, tables["student"].l2) == ("tables", 1e-5)
 
     def args(results, student_overrides):
         return type("Args", (), {"work": str(tmp_path), "results": str(results),
@@ -401,7 +404,11 @@ def test_a_scratch_sweeps_command_gives_back_its_recorded_settings(tmp_path):
     assert (args.epochs, args.batch_size, args.patience, args.eval_every, args.dim) == (
         fit["epochs"], fit["batch_size"], fit["patience"], fit["eval_every"], 20)
     assert args.lr == [2e-3, 5e-3] and args.l2 == [1e-4, 1e-3] and args.seed == [0, 1]
-    assert "--optimizer" not in command  # the default is left out
+    assert "--optimizer" not in command and "--l2-form" not in command  # defaults left out
+    settings["student"]["l2_form"], settings["fit"]["optimizer"] = "tables", "adam"
+    args = build_parser().parse_args(
+        sweep_command(tmp_path / "t", trials, settings).split()[1:])
+    assert (args.l2_form, args.optimizer) == ("tables", "adam")
 
 
 def test_held_out_scores_are_taken_at_the_weights_in_use_against_their_own_scratch():

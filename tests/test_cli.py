@@ -12,6 +12,7 @@ import pytest
 from kdtfrs import cli, model_dir
 from kdtfrs.data import load_dataset
 from kdtfrs.evaluation import evaluate
+from kdtfrs.experiment import BackboneSpec
 from tests.run_helpers import FAST, run, write_csv
 
 
@@ -191,6 +192,26 @@ def test_a_run_resumes_only_on_its_strategy():
     mirrored = {**before, "distribution": {"strategy": "mirrored", "replicas": 2}}
     assert _settings_differences(now, mirrored) == ["replicas was 1, now 2",
                                                     "--strategy was default, now mirrored"]
+
+
+def test_l2_form_is_recorded_only_when_not_the_default(csv_path, tmp_path):
+    assert run("train", "--dataset", csv_path, "--epochs", 1, "--l2-form", "tables",
+               "--output", tmp_path / "tables", *FAST) == 0
+    recorded = json.loads((tmp_path / "tables" / "metrics.json").read_text())["backbone"]
+    assert recorded["l2_form"] == "tables"
+    assert model_dir.load(tmp_path / "tables").l2_form == "tables"
+    assert "l2_form" not in BackboneSpec().config()  # configs from before it compare equal
+    with pytest.raises(ValueError, match="l2_form must be one of"):
+        BackboneSpec(l2_form="batch")
+
+
+def test_a_run_resumes_only_with_its_l2_form():
+    from kdtfrs.commands import _settings_differences
+
+    before = {"command": "train", "data": {"fingerprint": {}}, "backbone": {"l2": 0.01}}
+    assert _settings_differences(before, before) == []
+    tables = {**before, "backbone": {"l2": 0.01, "l2_form": "tables"}}
+    assert _settings_differences(tables, before) == ["--l2-form was tables, now rows"]
 
 
 def test_a_run_recorded_before_stop_on_resumes_with_the_default_only():

@@ -5,9 +5,11 @@ from __future__ import annotations
 import tensorflow_recommenders as tfrs
 
 from kdtfrs._keras import keras, tf
-from kdtfrs.replicas import global_mean, global_step_logs
+from kdtfrs.replicas import global_mean, global_step_logs, replica_count
 
 LOSSES = ("bpr", "softmax")
+#: Where ``l2`` applies: the rows a batch uses (default) or the whole tables at every step.
+L2_FORMS = ("rows", "tables")
 
 
 def _check_positive_int(name: str, value) -> int:
@@ -33,13 +35,21 @@ class Recommender(tfrs.models.Model):
       negatives, no logQ correction since negatives are uniform):
       ``l_b = -s_ui + log(exp(s_ui) + sum_k exp(s_uj_k))``;
 
-    plus the per-batch weight decay ``reg_b = l2 * (|e_u|^2 + |e_i|^2 + (1/n) sum_k |e_j_k|^2)``
-    on the ego rows the example uses (the LightGCN paper's regulariser; the KDs reference code
-    instead passes ``weight_decay`` to Adam, a dense decay of whole tables every step). The
-    returned loss is the mean of ``l_b + reg_b`` over the *global* batch
+    plus an L2 penalty on the ego (layer-0) tables, in one of two forms (``l2_form``):
+
+    - ``"rows"`` (default): the per-batch weight decay
+      ``reg_b = l2 * (|e_u|^2 + |e_i|^2 + (1/n) sum_k |e_j_k|^2)`` on the rows example b uses
+      (the LightGCN paper's regulariser), so a row decays only in the steps that use it;
+    - ``"tables"``: ``reg = l2 * (||E_U||_F^2 + ||E_I||_F^2)`` over every row of both tables,
+      once per step: the coupled decay the KDs reference code gets by passing
+      ``weight_decay`` to PyTorch's Adam, which pulls every row toward 0 at every step. Its
+      gradient reaches every row, so even ``LazyAdam`` then updates whole tables.
+
+    The returned loss is the mean of ``l_b + reg_b`` over the *global* batch
     (``kdtfrs.replicas.global_mean``), right per replica under ``tf.distribute``, and a mean
     rather than the reference code's sum, so that the weights of terms added to it mean the
-    same for any batch size.
+    same for any batch size; ``"tables"`` adds ``reg`` to that mean once per global step (each
+    replica ``reg / replicas``).
     The epoch mean of ``l_b`` (without the decay) is recorded in the metric ``"<loss>_loss"``.
 
     Args:
@@ -47,7 +57,8 @@ class Recommender(tfrs.models.Model):
       num_items: rows of the item table.
       embedding_dim: width of both tables.
       loss: "bpr" or "softmax".
-      l2: weight of the per-batch L2 term (>= 0).
+      l2: weight of the L2 term (>= 0).
+      l2_form: "rows" (the rows each batch uses) or "tables" (whole tables, every step).
       init_stddev: standard deviation of the normal initialiser of both tables.
       seed: seed of the initialiser (None: random).
     """
@@ -61,6 +72,7 @@ class Recommender(tfrs.models.Model):
         l2: float = 0.0,
         init_stddev: float = 0.01,
         seed: int | None = None,
+        l2_form: str = "rows",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -72,10 +84,13 @@ class Recommender(tfrs.models.Model):
             raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}.")
         if not l2 >= 0:
             raise ValueError(f"l2 must be >= 0, got {l2!r}.")
+        if l2_form not in L2_FORMS:
+            raise ValueError(f"l2_form must be one of {L2_FORMS}, got {l2_form!r}.")
         if not init_stddev > 0:
             raise ValueError(f"init_stddev must be > 0, got {init_stddev!r}.")
         self.loss_name = loss
         self.l2 = float(l2)
+        self.l2_form = l2_form
         self.init_stddev = float(init_stddev)
         self.seed = seed
         item_seed = None if seed is None else seed + 1
@@ -185,9 +200,17 @@ class Recommender(tfrs.models.Model):
             logits = tf.concat([pos_scores[:, None], neg_scores], axis=1)
             per_example = tf.reduce_logsumexp(logits, axis=1) - pos_scores
         self.loss_tracker.update_state(per_example)
-        if self.l2 > 0:
+        if self.l2 > 0 and self.l2_form == "rows":
             per_example += self.l2 * self._ego_squared_norms(users, pos_items, neg_items)
-        return global_mean(per_example)
+        loss = global_mean(per_example)
+        if self.l2 > 0 and self.l2_form == "tables":
+            loss += self.l2 * self._table_squared_norm() / replica_count()
+        return loss
+
+    def _table_squared_norm(self):
+        """||E_U||_F^2 + ||E_I||_F^2 over the ego tables, a scalar."""
+        return (tf.reduce_sum(tf.square(self.user_embedding))
+                + tf.reduce_sum(tf.square(self.item_embedding)))
 
     def _ego_squared_norms(self, users, pos_items, neg_items):
         """|e_u|^2 + |e_i|^2 + mean_k |e_j_k|^2 over the ego (layer-0) rows, per example [B]."""
@@ -223,6 +246,7 @@ class Recommender(tfrs.models.Model):
             "l2": self.l2,
             "init_stddev": self.init_stddev,
             "seed": self.seed,
+            "l2_form": self.l2_form,
         }
 
     @classmethod

@@ -47,6 +47,25 @@ def test_compute_loss_matches_numpy(loss, l2):
     np.testing.assert_allclose(model.compute_loss(batch).numpy(), expected.mean(), rtol=1e-5)
 
 
+@pytest.mark.parametrize("loss", ["bpr", "softmax"])
+def test_table_decay_matches_numpy_and_reaches_every_row(loss):
+    model = BPRMF(NUM_USERS, NUM_ITEMS, DIM, loss=loss, l2=0.05, l2_form="tables",
+                  init_stddev=0.5, seed=1)
+    batch = triples()
+    squared = np.sum(model.user_embedding.numpy() ** 2) + np.sum(model.item_embedding.numpy() ** 2)
+    expected = numpy_per_example(model, batch, loss).mean() + 0.05 * squared
+    with tf.GradientTape() as tape:
+        value = tf.function(model.compute_loss)(batch, training=True)
+    np.testing.assert_allclose(value.numpy(), expected, rtol=1e-5)
+    assert model.get_config()["l2_form"] == "tables"
+    # Every row decays, in the batch or not: 2 l2 e on a row no example uses.
+    unused = sorted(set(range(NUM_ITEMS)) - set(batch["pos_item"].numpy())
+                    - set(batch["neg_item"].numpy().ravel()))
+    gradient = tf.convert_to_tensor(tape.gradient(value, model.item_embedding)).numpy()
+    np.testing.assert_allclose(gradient[unused], 0.1 * model.item_embedding.numpy()[unused],
+                               rtol=1e-5)
+
+
 def test_compute_loss_in_graph_mode_and_single_negative_vector():
     model = BPRMF(NUM_USERS, NUM_ITEMS, DIM, init_stddev=0.5, seed=1)
     batch = triples(num_negatives=1)
@@ -99,12 +118,15 @@ def test_sparse_gradients_for_matrix_factorisation():
         assert isinstance(gradient, tf.IndexedSlices)
 
 
-def test_two_replicas_equal_one_replica_on_the_global_batch(two_replica_strategy):
+@pytest.mark.parametrize("l2_form", ["rows", "tables"])
+def test_two_replicas_equal_one_replica_on_the_global_batch(two_replica_strategy, l2_form):
     batch = triples(batch_size=8, num_negatives=2, seed=5)
-    single = BPRMF(NUM_USERS, NUM_ITEMS, DIM, l2=0.01, init_stddev=0.5, seed=4)
+    single = BPRMF(NUM_USERS, NUM_ITEMS, DIM, l2=0.01, init_stddev=0.5, seed=4,
+                   l2_form=l2_form)
     single.compile(optimizer=keras.optimizers.SGD(0.5, jit_compile=False))
     with two_replica_strategy.scope():
-        mirrored = BPRMF(NUM_USERS, NUM_ITEMS, DIM, l2=0.01, init_stddev=0.5, seed=4)
+        mirrored = BPRMF(NUM_USERS, NUM_ITEMS, DIM, l2=0.01, init_stddev=0.5, seed=4,
+                         l2_form=l2_form)
         mirrored.compile(optimizer=keras.optimizers.SGD(0.5, jit_compile=False))
     mirrored.set_weights(single.get_weights())
 
@@ -131,6 +153,7 @@ def test_two_replicas_equal_one_replica_on_the_global_batch(two_replica_strategy
         ({"embedding_dim": 2.5}, "embedding_dim"),
         ({"loss": "hinge"}, "loss"),
         ({"l2": -1.0}, "l2"),
+        ({"l2_form": "batch"}, "l2_form must be one of"),
         ({"init_stddev": 0.0}, "init_stddev"),
     ],
 )

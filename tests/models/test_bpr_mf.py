@@ -44,10 +44,13 @@ def test_a_few_epochs_of_fit_reduce_the_loss(optimizer, loss):
 
 def test_get_config_round_trip():
     model = BPRMF(NUM_USERS, NUM_ITEMS, 8, loss="softmax", l2=0.5, init_stddev=0.2, seed=3,
-                  name="teacher")
+                  name="teacher", l2_form="tables")
     config = model.get_config()
     rebuilt = BPRMF.from_config(config)
-    assert rebuilt.get_config() == config
+    assert rebuilt.get_config() == config and rebuilt.l2_form == "tables"
+    # A config saved before l2_form existed loads with the per-batch form.
+    before = {key: value for key, value in config.items() if key != "l2_form"}
+    assert BPRMF.from_config(before).l2_form == "rows"
     serialized = keras.saving.serialize_keras_object(model)
     assert serialized["registered_name"] == "kdtfrs>BPRMF"
     assert keras.saving.deserialize_keras_object(serialized).get_config() == config
