@@ -562,6 +562,14 @@ VARIANTS = (
      "--methods kd --student patience=50", "student", "patience 20", "patience 50",
      "A longer patience also takes the best of more epochs, so its validation score is the "
      "more optimistic; the test part decides."),
+    ("distill-table-decay", "The scratch student with whole-table decay",
+     "The form of the L2 term, one of the scratch student's settings to tune (issue 25): "
+     "`l2_form=\"tables\"` (docs/methods.md, `kdtfrs tune`) decays every row of both tables "
+     "at every step, as the reference code's Adam `weight_decay` does, at the weight its "
+     "three-seed sweep put first (results/tune-citeulike-t-scratch-tables-seeds/), against "
+     "the per-batch rows of the CiteULike-t table (l2 1e-2); lr 5e-3 and patience 20 in both",
+     "--methods --student l2_form=tables --student l2=1e-6", "student",
+     "rows, l2 1e-2", "tables, l2 1e-6", ""),
 )
 
 
