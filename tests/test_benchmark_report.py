@@ -316,7 +316,17 @@ def test_a_variant_table_pairs_each_variant_row_with_its_default():
     assert "--seeds 0 --methods rrd --param rrd:per_unique_user=true" in lines[2]
     assert [name for name, *_ in VARIANTS] == ["distill-per-unique-user",
                                                "distill-bfloat16-experts",
-                                               "distill-draw-per-epoch"]
+                                               "distill-draw-per-epoch",
+                                               "distill-patience50", "distill-table-decay"]
+    # A --student variant pairs each row with the recorded row of the same method config.
+    patience = next(variant for variant in VARIANTS if variant[0] == "distill-patience50")
+    lines = variant_section(recorded + [row("scratch", 0.0130)],
+                            [row("kd", 0.0175, student={"patience": 50}),
+                             row("scratch", 0.0134, student={"patience": 50})], *patience)
+    assert [line for line in lines if line.startswith("| ")][1:] == [
+        "| scratch | 0 | 0.0130 (30, 2.0) | 0.0134 (30, 2.0) | +0.0004 |",
+        "| kd | 0 | 0.0170 (30, 2.0) | 0.0175 (30, 2.0) | +0.0005 |"]
+    assert "--methods kd --student patience=50 --results" in lines[2]
 
 
 def test_a_variant_table_over_seeds_differs_seed_by_seed():
