@@ -31,6 +31,7 @@ SINGLE_RUN = ("hetcomp_ensemble",)  # one record (seed 0), not one per seed
 GAP_METRICS = ("ndcg@20", "recall@20")
 SEEDS = (0, 1, 2)
 DATASETS = ("citeulike-t", "gowalla")  # the sweep of benchmarks/distill.py
+DATASET_NAMES = {"citeulike-t": "CiteULike-t", "gowalla": "Gowalla"}
 
 INTRO = """# Benchmarks
 
@@ -570,12 +571,18 @@ VARIANTS = (
      "the per-batch rows of the CiteULike-t table (l2 1e-2); lr 5e-3 and patience 20 in both",
      "--methods --student l2_form=tables --student l2=1e-6", "student",
      "rows, l2 1e-2", "tables, l2 1e-6", ""),
+    ("distill-gowalla-table-decay", "The scratch student with whole-table decay",
+     "`l2_form=\"tables\"` at the weight the held-out sweep put first "
+     "(results/tune-gowalla-scratch-tables/, seed 0), against the per-batch rows of the "
+     "Gowalla table (l2 1e-5); lr 2e-3 and 88 epochs in both",
+     "--methods --student l2_form=tables --student l2=1e-7", "student",
+     "rows, l2 1e-5", "tables, l2 1e-7", "", "gowalla"),
 )
 
 
 def variant_section(recorded, variant, name, title, what, arguments, key, old_column,
-                    new_column, note):
-    """Recorded CiteULike-t rows (distill.json's and superseded runs') against the same
+                    new_column, note, dataset="citeulike-t"):
+    """Recorded rows of ``dataset`` (distill.json's and superseded runs') against the same
     methods and seeds run as a variant (``VARIANTS``; its rows are those whose config sets
     ``key``), each variant row paired with the recorded row of its config less ``key`` (the
     settings it varies): per method, the means over the seeds both ran, and the difference
@@ -583,11 +590,11 @@ def variant_section(recorded, variant, name, title, what, arguments, key, old_co
     standard error where there are several seeds."""
     def default_of(row):
         config = {k: v for k, v in row["config"].items() if k != key}
-        return next((r for r in recorded if r["dataset"] == "citeulike-t"
+        return next((r for r in recorded if r["dataset"] == dataset
                      and (r["method"], r["seed"], r.get("config")) == (
                          row["method"], row["seed"], config)), None)
 
-    runs = sorted((r for r in variant if r["dataset"] == "citeulike-t" and r["config"].get(key)),
+    runs = sorted((r for r in variant if r["dataset"] == dataset and r["config"].get(key)),
                   key=lambda r: r["seed"])
     defaults = [(default_of(r), r) for r in runs]
     pairs = {method: [(before, after) for before, after in defaults
@@ -595,8 +602,8 @@ def variant_section(recorded, variant, name, title, what, arguments, key, old_co
              for method in METHOD_ORDER}
     pairs = {method: rows for method, rows in pairs.items() if rows}
     seeds = sorted({after["seed"] for rows in pairs.values() for _, after in rows}) or [0]
-    lines = [f"## {title} (CiteULike-t)", "",
-             f"{what} (`python benchmarks/distill.py --datasets citeulike-t --seeds "
+    lines = [f"## {title} ({DATASET_NAMES[dataset]})", "",
+             f"{what} (`python benchmarks/distill.py --datasets {dataset} --seeds "
              f"{' '.join(map(str, seeds))} {arguments} --results benchmarks/results/{name}.json"
              "`). Means over the seeds a method ran in both (± standard error where several; "
              "epochs and s/epoch averaged); the difference is taken seed by seed, since a seed "

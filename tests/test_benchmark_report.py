@@ -317,7 +317,8 @@ def test_a_variant_table_pairs_each_variant_row_with_its_default():
     assert [name for name, *_ in VARIANTS] == ["distill-per-unique-user",
                                                "distill-bfloat16-experts",
                                                "distill-draw-per-epoch",
-                                               "distill-patience50", "distill-table-decay"]
+                                               "distill-patience50", "distill-table-decay",
+                                               "distill-gowalla-table-decay"]
     # A --student variant pairs each row with the recorded row of the same method config.
     patience = next(variant for variant in VARIANTS if variant[0] == "distill-patience50")
     lines = variant_section(recorded + [row("scratch", 0.0130)],
