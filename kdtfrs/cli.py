@@ -169,10 +169,11 @@ def _add_backbone_args(parser, dim, sweep=False):
     group.add_argument("--layers", type=_number("--layers", integer=True, minimum=0), default=3,
                        help="LightGCN propagation layers")
     group.add_argument("--l2", type=_number("--l2", minimum=0),
-                       **({"nargs": "+", "default": [1e-4], "help": "weights of the per-batch "
-                           "L2 penalty to try (each with every weight and --lr)"} if sweep else
-                          {"default": 1e-4, "help": "weight of the per-batch L2 penalty on the "
-                           "embeddings used"}))
+                       **({"nargs": "+", "default": [1e-4], "help": "weights of the "
+                           "L2 penalty to try (each with every weight and --lr; where it "
+                           "applies: --l2-form)"} if sweep else
+                          {"default": 1e-4, "help": "weight of the L2 penalty on the "
+                           "embeddings (where it applies: --l2-form)"}))
     group.add_argument("--l2-form", choices=("rows", "tables"), default="rows",
                        help="where --l2 applies: rows (the embeddings each batch uses, the "
                             "LightGCN paper's regulariser) or tables (every row of both tables "

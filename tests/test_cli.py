@@ -201,6 +201,11 @@ def test_l2_form_is_recorded_only_when_not_the_default(csv_path, tmp_path):
     assert recorded["l2_form"] == "tables"
     assert model_dir.load(tmp_path / "tables").l2_form == "tables"
     assert "l2_form" not in BackboneSpec().config()  # configs from before it compare equal
+    from kdtfrs.models import L2_FORMS
+
+    for form in L2_FORMS:  # the flag offers every form the models take
+        assert cli.build_parser().parse_args(["train", "--output", "o", "--l2-form",
+                                              form]).l2_form == form
     with pytest.raises(ValueError, match="l2_form must be one of"):
         BackboneSpec(l2_form="batch")
 

@@ -43,11 +43,12 @@ class LightGCN(Recommender):
 
     Every training step propagates the whole graph (``L`` sparse-dense products), so gradients
     are dense; ``freeze()`` propagates once and caches the result for a teacher. The ``l2``
-    decay applies to the ego rows of the batch by default, as in the paper. Init N(0, 0.1^2) (METHODS 1.4).
+    decay applies to the ego rows of the batch by default, as in the paper. Init N(0, 0.1^2)
+    (METHODS 1.4).
 
     Args:
-      num_users, num_items, embedding_dim: see ``Recommender`` (also ``loss``, ``l2``, ``l2_form``,
-        ``seed``).
+      num_users, num_items, embedding_dim: see ``Recommender`` (also ``loss``, ``l2``,
+        ``l2_form``, ``seed``).
       train_matrix: the training ``InteractionMatrix`` [num_users, num_items] that defines
         the graph (or its ``get_config`` form, a dict of CSR lists). ``get_config`` carries
         it, so ``from_config`` and ``keras.models.load_model`` rebuild the same model alone.
