@@ -603,6 +603,10 @@ def variant_section(recorded, variant, name, title, what, arguments, key, old_co
              for method in METHOD_ORDER}
     pairs = {method: rows for method, rows in pairs.items() if rows}
     seeds = sorted({after["seed"] for rows in pairs.values() for _, after in rows}) or [0]
+    teachers = [r for r in recorded if r["dataset"] == dataset and r["method"] == "teacher"
+                and runs and r["teacher_config"] == runs[0]["teacher_config"]]
+    teacher = next((r for r in teachers if r["seed"] == 0), None)
+    gaps = "scratch" in pairs and len(pairs) > 1 and teacher is not None
     lines = [f"## {title} ({DATASET_NAMES[dataset]})", "",
              f"{what} (`python benchmarks/distill.py --datasets {dataset} --seeds "
              f"{' '.join(map(str, seeds))} {arguments} --results benchmarks/results/{name}.json"
@@ -611,14 +615,34 @@ def variant_section(recorded, variant, name, title, what, arguments, key, old_co
              "starts both runs from the same weights and draws, and is beyond noise where it "
              "exceeds twice its standard error." + (f" {note}" if note else ""), "",
              f"| method | seeds | {old_column}: ndcg@20 (epochs, s/epoch) | {new_column} "
-             "| difference |", "|---|---|---|---|---|"]
+             "| difference |" + (" gap recovered (ndcg@20): "
+                                 f"{old_column} → {new_column} |" if gaps else ""),
+             "|---|---|---|---|---|" + ("---|" if gaps else "")]
+    if gaps:
+        lines[2] += (" Gap recovered as in the main table, each column against its own "
+                     "scratch rows and seed 0's teacher.")
     for method, rows in pairs.items():
         before, after = zip(*rows)
         differences = [a["ndcg@20"] - b["ndcg@20"] for b, a in rows]
-        lines.append(f"| {method} | {' '.join(str(r['seed']) for r in after)} | "
-                     f"{variant_cell(before)} | {variant_cell(after)} | "
-                     f"{paired_difference(differences)} |")
+        line = (f"| {method} | {' '.join(str(r['seed']) for r in after)} | "
+                f"{variant_cell(before)} | {variant_cell(after)} | "
+                f"{paired_difference(differences)} |")
+        if gaps:
+            scratch = list(zip(*pairs["scratch"]))
+            line += (" – |" if method == "scratch" else
+                     f" {variant_gap(before, scratch[0], teachers)} → "
+                     f"{variant_gap(after, scratch[1], teachers)} |")
+        lines.append(line)
     return lines + [""]
+
+
+def variant_gap(method, scratch, teachers) -> str:
+    """``gap_recovered``'s share of NDCG@20 for ``method``'s rows against ``scratch``'s and
+    seed 0's teacher among ``teachers``, with its standard error as the main table's."""
+    teacher = next(r for r in teachers if r["seed"] == 0)
+    share = gap_recovered([r["ndcg@20"] for r in method], [r["ndcg@20"] for r in scratch],
+                          [teacher["ndcg@20"]], teacher_spread(teachers, "ndcg@20"))
+    return "–" if share is None else f"{share[0]:.0%} ± {share[1]:.0%}"
 
 
 def variant_cell(rows) -> str:

@@ -330,6 +330,30 @@ def test_a_variant_table_pairs_each_variant_row_with_its_default():
     assert "--methods kd --student patience=50 --results" in lines[2]
 
 
+def test_a_variant_table_with_scratch_gives_each_columns_gap_against_its_own_scratch():
+    def row(method, seed, score, **config):
+        return {"dataset": "gowalla", "method": method, "seed": seed, "ndcg@20": score,
+                "epochs": 88, "seconds_per_epoch": 2.0, "config": config,
+                "teacher_config": {"teacher": "t"}}
+
+    decay = {"student": {"l2_form": "tables", "l2": 1e-7}}
+    recorded = [row("teacher", 0, 0.122), row("teacher", 1, 0.124), row("scratch", 0, 0.110),
+                row("scratch", 1, 0.112), row("kd", 0, 0.118)]
+    variant = [row("scratch", 0, 0.115, **decay), row("scratch", 1, 0.117, **decay),
+               row("kd", 0, 0.119, **decay)]
+    gowalla = next(v for v in VARIANTS if v[0] == "distill-gowalla-table-decay")
+    lines = variant_section(recorded, variant, *gowalla)
+    assert lines[4].endswith("| gap recovered (ndcg@20): rows, l2 1e-5 → tables, l2 1e-7 |")
+    assert "each column against its own scratch rows" in lines[2]
+    kd = next(line for line in lines if line.startswith("| kd"))
+    before = gap_recovered([0.118], [0.110, 0.112], [0.122], statistics.stdev([0.122, 0.124]))
+    after = gap_recovered([0.119], [0.115, 0.117], [0.122], statistics.stdev([0.122, 0.124]))
+    assert kd.endswith(f"| {before[0]:.0%} ± {before[1]:.0%} → "
+                       f"{after[0]:.0%} ± {after[1]:.0%} |")
+    assert before[0] == pytest.approx(7 / 11) and after[0] == pytest.approx(0.5)
+    assert next(line for line in lines if line.startswith("| scratch")).endswith("| – |")
+
+
 def test_a_variant_table_over_seeds_differs_seed_by_seed():
     def row(seed, score, epochs, **config):
         return {"dataset": "citeulike-t", "method": "de", "seed": seed, "ndcg@20": score,
