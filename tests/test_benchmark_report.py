@@ -13,7 +13,7 @@ from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
 from benchmarks.popularity import sliced_recall
 from benchmarks.report import (VARIANTS, beats_scratch, gap_recovered, paired_difference,
                                popularity_section, sweep_command, teacher_spread,
-                               variant_section)
+                               tuned_scratch_section, variant_section)
 from benchmarks.tune_methods import (held_out_at_weights_in_use, single_weight_methods,
                                      tune_arguments, weights_against_sweep)
 from kdtfrs.cli import build_parser
@@ -352,6 +352,32 @@ def test_a_variant_table_with_scratch_gives_each_columns_gap_against_its_own_scr
                        f"{after[0]:.0%} ± {after[1]:.0%} |")
     assert before[0] == pytest.approx(7 / 11) and after[0] == pytest.approx(0.5)
     assert next(line for line in lines if line.startswith("| scratch")).endswith("| – |")
+
+
+def test_every_student_row_is_taken_against_the_tuned_scratch_student():
+    def row(method, seed, score, **config):
+        return {"dataset": "gowalla", "method": method, "seed": seed, "ndcg@20": score,
+                "recall@20": score + 0.02, "config": config, "teacher_config": {"t": 1}}
+
+    decay = {"student": {"l2_form": "tables", "l2": 1e-7}}
+    records = [row("teacher", 0, 0.122), row("teacher", 1, 0.124), row("scratch", 0, 0.110),
+               row("scratch", 1, 0.112), row("kd", 0, 0.118), row("kd", 1, 0.119),
+               row("bd_teacher", 0, 0.13)]
+    tuned = [row("scratch", 0, 0.115, **decay), row("scratch", 1, 0.117, **decay),
+             row("kd", 0, 0.119, **decay), row("kd", 0, 0.2, weight=3.0)]
+    lines = tuned_scratch_section("gowalla", records, tuned)
+    body = [line for line in lines if line.startswith("| ") and "---" not in line][1:]
+    assert [line.split(" | ")[:3] for line in body] == [
+        ["| scratch", "rows, l2 1e-5", "0 1"], ["| scratch", "tables, l2 1e-7", "0 1"],
+        ["| kd", "rows, l2 1e-5", "0 1"], ["| kd", "tables, l2 1e-7", "0"]]
+    spread = statistics.stdev([0.122, 0.124])
+    gap, error = gap_recovered([0.118, 0.119], [0.115, 0.117], [0.122], spread)
+    assert body[2].split(" | ")[4].startswith(f"{gap:.0%} ± {error:.0%}; ")
+    assert body[1].endswith("| – | – |")
+    assert body[2].endswith(f"| {beats_scratch([0.118, 0.119], [0.115, 0.117])} |")
+    # no tuned scratch runs against this teacher: no section
+    assert tuned_scratch_section("gowalla", records, [
+        {**r, "teacher_config": {"t": 2}} for r in tuned]) == []
 
 
 def test_a_variant_table_over_seeds_differs_seed_by_seed():
