@@ -674,7 +674,7 @@ def tuned_scratch_section(dataset, records, variant) -> list:
              "the tuned scratch student's seeds in place of the table's and seed 0's teacher. "
              "Rows of the table's setting compare a method at the setting it ran with the "
              "best scratch student found; rows of the tuned setting compare like with like.",
-             "", f"| method | student setting | seeds | ndcg@20 | gap recovered (ndcg@20; "
+             "", "| method | student setting | seeds | ndcg@20 | gap recovered (ndcg@20; "
              "recall@20) | beats the tuned scratch (ndcg@20; seeds above its mean) |",
              "|---|---|---|---|---|---|"]
     for method in METHOD_ORDER:
