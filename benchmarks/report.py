@@ -573,10 +573,10 @@ VARIANTS = (
      "rows, l2 1e-2", "tables, l2 1e-6", ""),
     ("distill-gowalla-table-decay", "The scratch student with whole-table decay",
      "`l2_form=\"tables\"` at the weight the held-out sweep put first "
-     "(results/tune-gowalla-scratch-tables/, seed 0), for the scratch student and KD, "
-     "against the per-batch rows of the Gowalla table (l2 1e-5); lr 2e-3 and 88 epochs in "
-     "both",
-     "--methods kd --student l2_form=tables --student l2=1e-7", "student",
+     "(results/tune-gowalla-scratch-tables/, seed 0), for the scratch student and the "
+     "methods below at the weights of the Gowalla table, against its per-batch rows (l2 "
+     "1e-5); lr 2e-3 and 88 epochs in both",
+     "--methods kd cd unkd --student l2_form=tables --student l2=1e-7", "student",
      "rows, l2 1e-5", "tables, l2 1e-7", "", "gowalla"),
 )
 
