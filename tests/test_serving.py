@@ -278,8 +278,10 @@ def test_bfloat16_pass_stays_exact_where_bfloat16_cannot_tell_the_items_apart():
 
 
 def test_bfloat16_pass_keeps_the_best_item_when_rounding_ranks_it_lower():
-    """The true best item's bfloat16 score is below another's: only the error margin keeps
-    its block (block_size 1, k 1: without the margin one block, the wrong one, is kept)."""
+    """The true best item's bfloat16 score is below another's, or tied with one of a lower
+    index (which of the two a CPU's bfloat16 product gives varies): only the error margin
+    keeps its block (block_size 1, k 1: without the margin one block, the wrong one, is
+    kept)."""
     rng = np.random.default_rng(21)
     items = (1.0 + 0.01 * rng.random((64, 4))).astype(np.float32)
     query = (rng.random((1, 4)) + 0.5).astype(np.float32)
@@ -287,7 +289,7 @@ def test_bfloat16_pass_keeps_the_best_item_when_rounding_ranks_it_lower():
     approximate = tf.cast(tf.matmul(tf.cast(query, tf.bfloat16),
                                     tf.cast(items.T, tf.bfloat16)), tf.float32).numpy()[0]
     best = int(np.argmax(true))
-    assert approximate[best] < approximate.max()  # the case this test is about
+    assert int(np.argmax(approximate)) != best  # the case this test is about
     found, scores = ExactSearch(items, 1, 1, "bfloat16")(tf.constant(query))
     assert found.numpy().tolist() == [[best]]
     assert scores.numpy()[0, 0] == pytest.approx(true[best], rel=1e-6)
