@@ -576,7 +576,7 @@ VARIANTS = (
      "(results/tune-gowalla-scratch-tables/, seed 0), for the scratch student and the "
      "methods below at the weights of the Gowalla table, against its per-batch rows (l2 "
      "1e-5); lr 2e-3 and 88 epochs in both",
-     "--methods kd cd unkd --student l2_form=tables --student l2=1e-7", "student",
+     "--methods kd cd unkd mse --student l2_form=tables --student l2=1e-7", "student",
      "rows, l2 1e-5", "tables, l2 1e-7", "", "gowalla"),
 )
 
