@@ -13,7 +13,8 @@ timed for each method, each a prefix of the next one's work:
 
     sampling   the task's ``targets`` (items and teacher signal of every row)
     scores     + the gather of the student rows of those items and their scores
-    forward    + the student's base loss and the task's loss (the loss value of the step)
+    forward    + the student's base loss and the task's loss (the loss value of the step;
+               the task called as the Distiller calls it in ``fit``, dropout included)
     gradient   + ``tape.gradient`` of that value, for the student's variables and the task's
                own (projectors, gates), which the Distiller trains too
     update     + the optimizer's update (the whole training step)
@@ -80,7 +81,8 @@ def phase_functions(student, optimizer, batch, task, jit):
         loss = student.compute_loss(batch, training=True, embeddings=tables)
         if task is not None:
             view = Embeddings.from_tables(*tables, product_gradient=not jit)
-            loss += tf.reduce_mean(task.weighted_loss(batch, view, seed))
+            # called as the Distiller calls it in fit: training=True (FitNet's dropout on)
+            loss += task(batch, view, seed=seed, training=True)
         return loss
 
     def sampling():

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from benchmarks import step_profile
 
 
@@ -49,3 +51,22 @@ def takes_draw_every(method):
     except ValueError:
         return False
     return True
+
+
+def test_the_profiled_loss_is_the_tasks_as_fit_calls_it_with_dropout():
+    split = step_profile.load_dataset("synthetic")
+    teacher = step_profile.BPRMF(split.num_users, split.num_items, 16, seed=0)
+    student = step_profile.BPRMF(split.num_users, split.num_items, 8, seed=1)
+    task = step_profile.tasks.get("fitnet", dropout=0.5)
+    task.prepare(step_profile.TeacherSignals(teacher, split.train), split.train, student)
+    batch = next(iter(step_profile.bpr_triples(split.train, 64, seed=0)))
+    forward = step_profile.phase_functions(student, step_profile.LazyAdam(1e-3), batch, task,
+                                           jit=False)["forward"]
+    tables = student.embeddings(training=True)
+    base = student.compute_loss(batch, training=True, embeddings=tables)
+    view = step_profile.Embeddings.from_tables(*tables)
+    seed = step_profile.tf.constant([1, 2], step_profile.tf.int64)
+    with_dropout = base + task(batch, view, seed=seed, training=True)
+    without = base + task(batch, view, seed=seed, training=False)
+    assert float(forward()) == pytest.approx(float(with_dropout), rel=1e-5)
+    assert float(with_dropout) != pytest.approx(float(without), rel=1e-3)
