@@ -819,10 +819,15 @@ def sweep_command(folder, trials, settings) -> str:
                                    key=float))
             seeds = tuple(sorted({trial.get("seed", 0) for trial in own}))
             groups.setdefault((factors, seeds), []).append(method)
+        overrides = tune_methods().student_overrides_of(dataset, trials, settings)
+        student = "".join(f" --student {key}={value:g}" if isinstance(value, float)
+                          else f" --student {key}={value}" for key, value in overrides.items())
+        if folder.name != tune_methods().sweep_name(dataset, overrides):
+            student += f" --output benchmarks/results/{folder.name}"
         return " && ".join(
             f"python benchmarks/tune_methods.py --dataset {dataset} --methods {' '.join(group)}"
             + ("" if factors == DEFAULT_FACTORS else " --factors " + " ".join(factors))
-            + ("" if seeds == (0,) else " --seeds " + " ".join(map(str, seeds)))
+            + ("" if seeds == (0,) else " --seeds " + " ".join(map(str, seeds))) + student
             for (factors, seeds), group in groups.items())
     seeds = sorted({trial.get("seed", 0) for trial in trials})
     values = {key: " ".join(f"{v:g}" for v in sorted({trial[key] for trial in trials}))

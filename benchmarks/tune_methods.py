@@ -2,15 +2,20 @@
 
     python benchmarks/tune_methods.py --dataset citeulike-t --methods kd blackd rd
     python benchmarks/tune_methods.py --dataset gowalla --methods kd --factors 0.1 1 10 --seeds 0 1
+    python benchmarks/tune_methods.py --dataset gowalla --methods mse --student l2_form=tables \
+        --student l2=1e-7
 
 For each method, `kdtfrs tune` trains distill.py's student (its dimension, learning rate, L2,
 batch, epochs and patience) from distill.py's teacher at the weights factor x the weight
 distill.py gives the method, with the method's other hyperparameters as distill.py sets them;
-the scratch student runs once as the reference. The test part is never read: CiteULike-t is
+the scratch student runs once as the reference. ``--student KEY=VALUE`` changes the student
+of every trial, the scratch one included, as distill.py's ``--student`` does (e.g. the
+whole-table decay of the tuned scratch student). The test part is never read: CiteULike-t is
 tuned on its validation part, Gowalla on 10% of each user's training pairs held out (`kdtfrs
 tune` trains the teacher again without them, once, in OUTPUT/teacher-held-out).
 
-The sweep goes to benchmarks/results/tune-<dataset>-methods/ (trials.json, table.md and
+The sweep goes to benchmarks/results/tune-<dataset>-methods/ (with ``--student``,
+tune-<dataset>-methods-<key>-<value>... in a fixed key order, so two student settings never share a sweep; trials.json, table.md and
 validation.svg: validation NDCG@20 against the weight, a line per method). It resumes like
 every benchmark here: a rerun skips finished trials and continues the interrupted one; more
 methods, factors or seeds extend it. benchmarks/report.py sets each method's best weight beside
@@ -28,7 +33,9 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.arguments import CHECKPOINTS, RESULTS  # noqa: E402
-from benchmarks.distill import SETTINGS, build_method, get_teacher, teacher_dir  # noqa: E402
+from benchmarks.distill import (SETTINGS, build_method, get_teacher,  # noqa: E402
+                                BACKBONE_KEYS, STUDENT_KEYS, parse_student,
+                                teacher_dir, with_student)
 from benchmarks.records import ResultsFile  # noqa: E402
 from kdtfrs import cli, tasks, tuning  # noqa: E402
 
@@ -39,6 +46,7 @@ def tune_arguments(settings, method, factors, seeds) -> list[str]:
     student, fit = settings["student"], settings["student_fit"]
     argv = ["--methods", method, "--model", student.model, "--dim", student.dim,
             "--layers", student.layers, "--loss", student.loss, "--l2", student.l2,
+            "--l2-form", student.l2_form,
             "--lr", fit.learning_rate, "--epochs", fit.epochs, "--batch-size", fit.batch_size,
             "--negatives", fit.num_negatives, "--patience", fit.patience,
             "--eval-every", fit.eval_every, "--optimizer", fit.optimizer,
@@ -51,6 +59,31 @@ def tune_arguments(settings, method, factors, seeds) -> list[str]:
         if key != "weight":
             argv += ["--param", f"{key}={value}"]
     return [str(arg) for arg in argv]
+
+
+def sweep_name(dataset, overrides) -> str:
+    """The default sweep folder's name: tune-<dataset>-methods, and each ``--student``
+    override ({key: value}) as -<key>-<value>, in ``STUDENT_KEYS`` order."""
+    return "-".join([f"tune-{dataset}-methods", *(
+        f"{key}-{overrides[key]}" for key in STUDENT_KEYS if key in overrides)])
+
+
+def student_overrides_of(dataset, trials, sweep) -> dict:
+    """The ``--student`` overrides ({key: value}) that give a methods sweep's student:
+    its recorded settings (``sweep``, a sweep.json; lr and l2 from its ``trials``) where
+    they differ from distill.py's SETTINGS, in ``STUDENT_KEYS`` order."""
+    student, fit = SETTINGS[dataset]["student"], SETTINGS[dataset]["student_fit"]
+    recorded = {**sweep.get("fit", {}),
+                "l2_form": sweep.get("student", {}).get("l2_form", "rows")}
+    for key in ("learning_rate", "l2"):
+        values = {trial[key] for trial in trials if key in trial}
+        recorded[key] = values.pop() if len(values) == 1 else None
+    overrides = {}
+    for key in STUDENT_KEYS:
+        in_use = getattr(student if key in BACKBONE_KEYS else fit, key)
+        if key in recorded and recorded[key] is not None and recorded[key] != in_use:
+            overrides[key] = recorded[key]
+    return overrides
 
 
 def weights_against_sweep(dataset, trials) -> list[dict]:
@@ -113,12 +146,19 @@ def main(argv=None):
                         "benchmarks/results/tune-<dataset>-methods)")
     parser.add_argument("--work", default=str(CHECKPOINTS),
                         help="distill.py's teachers (trained there if missing)")
+    parser.add_argument("--student", action="append", default=[], metavar="KEY=VALUE",
+                        help="change every trial's student as distill.py's --student does "
+                             "(repeatable, e.g. l2_form=tables)")
     parser.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2))
     args = parser.parse_args(argv)
     if any(factor <= 0 for factor in args.factors):
         parser.error("--factors must be positive multiples of distill.py's weight")
-    settings = SETTINGS[args.dataset]
-    output = args.output or str(RESULTS / f"tune-{args.dataset}-methods")
+    overrides = dict(map(parse_student, args.student))
+    try:
+        settings = with_student(SETTINGS[args.dataset], overrides)
+    except (TypeError, ValueError) as error:
+        parser.error(f"--student: {error}")
+    output = args.output or str(RESULTS / sweep_name(args.dataset, overrides))
     get_teacher(args.dataset, settings, args.work,
                 ResultsFile(RESULTS / "distill.json", ("dataset", "method", "seed")), args.verbose)
     common = ["--teacher", str(teacher_dir(args.work, args.dataset)), "--output", output,

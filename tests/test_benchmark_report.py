@@ -15,6 +15,7 @@ from benchmarks.report import (VARIANTS, beats_scratch, gap_recovered, paired_di
                                popularity_section, sweep_command, teacher_spread,
                                tuned_scratch_section, variant_section)
 from benchmarks.tune_methods import (held_out_at_weights_in_use, single_weight_methods,
+                                     student_overrides_of, sweep_name,
                                      tune_arguments, weights_against_sweep)
 from kdtfrs.cli import build_parser
 from kdtfrs.data import Interactions, split_random
@@ -415,6 +416,37 @@ def test_tune_methods_passes_distill_protocol_to_kdtfrs_tune():
     scratch = parsed("citeulike-t", "scratch")
     assert scratch.methods == ["scratch"] and scratch.weights is None
     assert "de_rrd" not in single_weight_methods() and "rrd" in single_weight_methods()
+
+
+def test_a_methods_sweep_runs_the_student_given_and_names_its_folder_after_it(tmp_path):
+    overrides = {"l2_form": "tables", "l2": 1e-7}
+    settings = distill.with_student(SETTINGS["gowalla"], overrides)
+    argv = tune_arguments(settings, "mse", [1, 10], [0])
+    args = build_parser().parse_args(["tune", "--teacher", "t", "--output", "o", *argv])
+    assert (args.l2_form, args.l2) == ("tables", [1e-7])
+    assert sweep_name("gowalla", {}) == "tune-gowalla-methods"
+    folder = tmp_path / sweep_name("gowalla", overrides)
+    assert folder.name == "tune-gowalla-methods-l2-1e-07-l2_form-tables"
+    fit = settings["student_fit"]
+    sweep = {"where": {"data": {"dataset": "gowalla"}},
+             "student": {"model": "bpr_mf", "dim": 20, "l2": "per trial", "l2_form": "tables"},
+             "fit": {"epochs": fit.epochs, "batch_size": fit.batch_size,
+                     "learning_rate": "per trial", "num_negatives": fit.num_negatives,
+                     "patience": fit.patience, "eval_every": fit.eval_every,
+                     "optimizer": fit.optimizer}}
+    mse = build_method(SETTINGS["gowalla"], "mse")[0].weight
+    trials = [{"method": method, "weight": weight, "learning_rate": fit.learning_rate,
+               "l2": 1e-7, "seed": 0} for method, weight in (("scratch", 0.0), ("mse", mse))]
+    assert student_overrides_of("gowalla", trials, sweep) == overrides
+    command = sweep_command(folder, trials, sweep)
+    assert command.endswith("--methods mse --factors 1 --student l2=1e-07 "
+                            "--student l2_form=tables")
+    moved = sweep_command(tmp_path / "tune-elsewhere", trials, sweep)
+    assert moved.endswith("l2_form=tables --output benchmarks/results/tune-elsewhere")
+    sweep["student"].pop("l2_form")
+    for trial in trials:
+        trial["l2"] = SETTINGS["gowalla"]["student"].l2
+    assert student_overrides_of("gowalla", trials, sweep) == {}
 
 
 def test_the_weights_in_use_are_compared_with_each_sweeps_best():
