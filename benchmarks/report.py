@@ -1119,17 +1119,20 @@ def long_top_k_section(records):
              "rows split over the cores; before 2026-12-05 `tf.math.top_k` of those entries); "
              "`grouped`: XLA scores over the item table padded to a multiple of 32 rows, then "
              "`kdtfrs.grouped_top_k` (the top k among the groups of 32 columns with the best "
-             "maxima; since 2026-12-06). Bold: the way `top_k_items` takes now. The "
+             "maxima; since 2026-12-06). `sort floor`: one NumPy sort of exactly k int64 "
+             "keys per row, the rows split over the cores as for `candidates`, with no scores "
+             "or selection (what an exact list sorted on the host costs at least; since "
+             "2026-12-07). Bold: the way `top_k_items` takes now. The "
              "refreshes of CD (k 3,000), DCD and RCE-KD and the teachers' lists (k 500) rank "
              "every user this way, one block per 2,048 users; an evaluation takes k 50.", ""]
     if not records:
         return lines + ["No record yet.", ""]
-    lines += ["| items | k | xla ms | top_k ms | candidates ms | grouped ms | xla / now |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["| items | k | xla ms | top_k ms | candidates ms | grouped ms | sort floor ms | "
+              "xla / now |", "|---|---|---|---|---|---|---|---|"]
     for items, k in sorted({(r["items"], r["k"]) for r in records}):
         ways = {r["way"]: r for r in records if (r["items"], r["k"]) == (items, k)}
         cells = []
-        for way in ("xla", "top_k", "candidates", "grouped"):
+        for way in ("xla", "top_k", "candidates", "grouped", "sort_floor"):
             record = ways.get(way)
             text = "–" if record is None else f"{record['ms']:.0f}"
             cells.append(f"**{text}**" if record is not None and record["used"] else text)
