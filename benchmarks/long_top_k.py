@@ -20,11 +20,16 @@ does not depend on the values), with the same -inf slots (2% of the block's entr
   ``grouped_top_k.GROUP`` rows (the padding masked), then ``kdtfrs.grouped_top_k`` (the top k
   of the groups of columns with the best maxima), where ``grouped_top_k.worthwhile`` allows it.
 
-And a floor for the ways on the host, where ``candidates`` is worthwhile: ``sort_floor``, one
-NumPy sort of exactly k int64 keys per row (random ones, the rows split over the cores as
-``candidate_top_k`` splits them), with no scores, threshold or selection: what an exact list
-sorted on the host costs at least, whatever finds its k entries. It is not a top k, so its
-lists are not checked.
+Beside them, ``scores``: the XLA-compiled masked scores alone, brought to the host, which every
+way but ``xla`` starts with. And a floor for the ways on the host, where ``candidates`` is
+worthwhile: ``sort_floor``, one NumPy sort of exactly k int64 keys per row (random ones, the
+rows split over the cores as ``candidate_top_k`` splits them), with no scores, threshold or
+selection: what an exact list sorted on the host costs at least, whatever finds its k entries.
+It is not a top k, so its lists are not checked. Where ``candidates`` is worthwhile, its host
+part is also split into its phases on one thread (``phase:`` records, ``threads`` 1): the
+sampled threshold, the candidates' packed keys, their sort and the decoding of each row's
+first k, each timed alone on the same block, and ``phase:total``, ``candidate_top_k`` itself
+on one thread.
 
 Each way's lists are checked equal to ``xla``'s. ``used`` names the way ``top_k_items`` takes
 now. Fastest of 5 rounds of ``--repeats`` calls. Records: benchmarks/results/long_top_k.json,
@@ -49,6 +54,7 @@ from kdtfrs._keras import tf  # noqa: E402
 from kdtfrs.ranking import _masked_scores  # noqa: E402
 
 MASKED_SHARE = 0.02
+UNCHECKED = ("scores", "sort_floor")  # not top-k lists
 
 
 def ways(num_items, k, batch, dim, seed=0):
@@ -76,6 +82,7 @@ def ways(num_items, k, batch, dim, seed=0):
         return lambda: tuple(tensor.numpy() for tensor in function())
 
     found = {"xla": on_host(in_xla),
+             "scores": lambda: (scores_of(users, items, rows, slots).numpy(), None),
              "top_k": on_host(lambda: top_k(scores_of(users, items, rows, slots)))}
     if candidate_top_k.worthwhile(k, num_items):
         columns = candidate_top_k.sample_columns(num_items)
@@ -93,6 +100,25 @@ def ways(num_items, k, batch, dim, seed=0):
         found["grouped"] = on_host(
             lambda: by_groups(scores_of(users, padded_items, rows, padded_slots)))
     return found
+
+
+def host_phases(scores, k):
+    """{phase: a function of no argument}: ``candidate_top_k``'s steps on one thread, each
+    alone on its inputs, and the whole (module docstring)."""
+    columns = candidate_top_k.sample_columns(scores.shape[1])
+    rank = candidate_top_k.sample_rank(k)
+    column_bits = (scores.shape[1] - 1).bit_length()
+    thresholds = candidate_top_k.threshold(scores, rank, columns)
+    keys, starts = candidate_top_k.candidate_keys(scores, thresholds, k, column_bits)
+    sorted_keys = np.sort(keys)
+    return {
+        "threshold": lambda: candidate_top_k.threshold(scores, rank, columns),
+        "candidate_keys": lambda: candidate_top_k.candidate_keys(scores, thresholds, k,
+                                                                 column_bits),
+        "sort": lambda: np.sort(keys),
+        "decode": lambda: candidate_top_k.decoded_top(sorted_keys, starts, k, column_bits),
+        "total": lambda: candidate_top_k.candidate_top_k(scores, k, columns, workers=1),
+    }
 
 
 def sorted_rows(keys, workers=None):
@@ -120,7 +146,7 @@ def main(argv=None):
             used = next(way for way in ("candidates", "grouped", "top_k") if way in measured)
             expected = measured["xla"]()[1]
             for way, function in measured.items():
-                if way != "sort_floor" and not np.array_equal(function()[1], expected):
+                if way not in UNCHECKED and not np.array_equal(function()[1], expected):
                     raise SystemExit(f"{way} ranked {num_items} items, k {k}, differently "
                                      "from xla: not recorded.")
                 ms = milliseconds_per_call(function, args.repeats)
@@ -128,6 +154,15 @@ def main(argv=None):
                              "dim": args.dim, "ms": round(ms, 1), "used": way == used})
                 print(f"items {num_items:>6}  k {k:>5}  {way:<11}{ms:>9.1f} ms"
                       f"{'  (used)' if way == used else ''}", flush=True)
+            if "candidates" not in measured:
+                continue
+            for phase, function in host_phases(measured["scores"]()[0], k).items():
+                ms = milliseconds_per_call(function, args.repeats)
+                results.add({"items": num_items, "k": k, "way": f"phase:{phase}",
+                             "batch": args.batch, "dim": args.dim, "ms": round(ms, 1),
+                             "used": False, "threads": 1})
+                print(f"items {num_items:>6}  k {k:>5}  {phase:<15}{ms:>5.1f} ms (one thread)",
+                      flush=True)
 
 
 if __name__ == "__main__":

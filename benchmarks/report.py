@@ -1119,7 +1119,8 @@ def long_top_k_section(records):
              "rows split over the cores; before 2026-12-05 `tf.math.top_k` of those entries); "
              "`grouped`: XLA scores over the item table padded to a multiple of 32 rows, then "
              "`kdtfrs.grouped_top_k` (the top k among the groups of 32 columns with the best "
-             "maxima; since 2026-12-06). `sort floor`: one NumPy sort of exactly k int64 "
+             "maxima; since 2026-12-06). `scores`: the XLA scores alone, brought to the host, "
+             "which every way but `xla` starts with. `sort floor`: one NumPy sort of exactly k int64 "
              "keys per row, the rows split over the cores as for `candidates`, with no scores "
              "or selection (what an exact list sorted on the host costs at least; since "
              "2026-12-07). Bold: the way `top_k_items` takes now. The "
@@ -1127,18 +1128,43 @@ def long_top_k_section(records):
              "every user this way, one block per 2,048 users; an evaluation takes k 50.", ""]
     if not records:
         return lines + ["No record yet.", ""]
-    lines += ["| items | k | xla ms | top_k ms | candidates ms | grouped ms | sort floor ms | "
-              "xla / now |", "|---|---|---|---|---|---|---|---|"]
+    phases = [r for r in records if r["way"].startswith("phase:")]
+    records = [r for r in records if not r["way"].startswith("phase:")]
+    lines += ["| items | k | xla ms | top_k ms | candidates ms | grouped ms | scores ms | "
+              "sort floor ms | xla / now |", "|---|---|---|---|---|---|---|---|---|"]
     for items, k in sorted({(r["items"], r["k"]) for r in records}):
         ways = {r["way"]: r for r in records if (r["items"], r["k"]) == (items, k)}
         cells = []
-        for way in ("xla", "top_k", "candidates", "grouped", "sort_floor"):
+        for way in ("xla", "top_k", "candidates", "grouped", "scores", "sort_floor"):
             record = ways.get(way)
             text = "–" if record is None else f"{record['ms']:.0f}"
             cells.append(f"**{text}**" if record is not None and record["used"] else text)
         now = next(r for r in ways.values() if r["used"])
         lines.append(f"| {items} | {k} | " + " | ".join(cells)
                      + f" | {ways['xla']['ms'] / now['ms']:.1f}x |")
+    return lines + [""] + candidate_phases_table(phases)
+
+
+CANDIDATE_PHASES = ("threshold", "candidate_keys", "sort", "decode")
+
+
+def candidate_phases_table(records):
+    """``candidate_top_k``'s host part on one thread, phase by phase (long_top_k.py)."""
+    if not records:
+        return []
+    lines = ["The `candidates` way's host part phase by phase, on one thread (ms per block; "
+             "each phase timed alone on the same block: the sampled threshold, the packed keys "
+             "of the entries not below it, their sort, each row's first k decoded; `whole`: "
+             "`candidate_top_k` on one thread, which the table above runs on every core):", "",
+             "| items | k | threshold | candidate keys | sort | decode | sum | whole |",
+             "|---|---|---|---|---|---|---|---|"]
+    for items, k in sorted({(r["items"], r["k"]) for r in records}):
+        ms = {r["way"].removeprefix("phase:"): r["ms"] for r in records
+              if (r["items"], r["k"]) == (items, k)}
+        cells = [f"{ms[phase]:.0f}" for phase in CANDIDATE_PHASES]
+        total = sum(ms[phase] for phase in CANDIDATE_PHASES)
+        lines.append(f"| {items} | {k} | " + " | ".join(cells)
+                     + f" | {total:.0f} | {ms['total']:.0f} |")
     return lines + [""]
 
 

@@ -108,10 +108,23 @@ def available_cores() -> int:
 
 def _ranked_rows(block, k, rank, columns, column_bits):
     """candidate_top_k of a block whose (row, score, column) keys fit in 63 bits."""
-    num_rows, num_columns = block.shape
+    keys, starts = candidate_keys(block, threshold(block, rank, columns), k, column_bits)
+    keys.sort()
+    return decoded_top(keys, starts, k, column_bits)
+
+
+def threshold(block, rank, columns):
+    """float32 [b]: each row's ``rank``-th best score among its ``columns`` (step 1)."""
     position = len(columns) - rank  # of the threshold in each row's sampled scores, sorted
-    threshold = np.partition(block[:, columns], position, axis=1)[:, position]
-    positions = np.flatnonzero(~(block < threshold[:, None]))  # NaN stays a candidate
+    return np.partition(block[:, columns], position, axis=1)[:, position]
+
+
+def candidate_keys(block, thresholds, k, column_bits):
+    """(keys int64, starts int64 [b]): the packed keys of every entry not below its row's
+    threshold, row by row, and where each row's keys start (step 2). Every entry of a block
+    where some row has fewer than k of them."""
+    num_rows, num_columns = block.shape
+    positions = np.flatnonzero(~(block < thresholds[:, None]))  # NaN stays a candidate
     row_ends = np.searchsorted(positions, np.arange(1, num_rows + 1) * num_columns)
     counts = np.diff(row_ends, prepend=0)
     if counts.min() < k:  # a threshold above some row's k-th score: rank every entry
@@ -122,8 +135,12 @@ def _ranked_rows(block, k, rank, columns, column_bits):
     keys = _descending_bits(block.ravel().take(positions)) << column_bits
     keys |= rows << (SCORE_BITS + column_bits)
     keys |= positions - rows * num_columns
-    keys.sort()
-    top = keys[(row_ends - counts)[:, None] + np.arange(k)]
+    return keys, row_ends - counts
+
+
+def decoded_top(sorted_keys, starts, k, column_bits):
+    """(values, indices) of each row's first k keys once sorted (step 3)."""
+    top = sorted_keys[starts[:, None] + np.arange(k)]
     indices = (top & ((1 << column_bits) - 1)).astype(np.int32)
     return _scores_of_bits((top >> column_bits) & 0xFFFFFFFF), indices
 

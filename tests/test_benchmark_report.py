@@ -11,7 +11,8 @@ import pytest
 from benchmarks import distill
 from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
 from benchmarks.popularity import sliced_recall
-from benchmarks.report import (VARIANTS, beats_scratch, gap_recovered, paired_difference,
+from benchmarks.report import (VARIANTS, beats_scratch, gap_recovered, long_top_k_section,
+                               paired_difference,
                                popularity_section, sweep_command, teacher_spread,
                                tuned_scratch_section, variant_section)
 from benchmarks.tune_methods import (held_out_at_weights_in_use, single_weight_methods,
@@ -447,6 +448,22 @@ def test_a_methods_sweep_runs_the_student_given_and_names_its_folder_after_it(tm
     for trial in trials:
         trial["l2"] = SETTINGS["gowalla"]["student"].l2
     assert student_overrides_of("gowalla", trials, sweep) == {}
+
+
+def test_the_block_ranking_table_keeps_the_host_phases_apart():
+    def record(way, ms, k=3000):
+        return {"items": 40981, "k": k, "way": way, "batch": 2048, "dim": 20, "ms": ms,
+                "used": way == "candidates"}
+
+    records = [record("xla", 2700.0), record("top_k", 1575.0), record("candidates", 941.0),
+               record("scores", 90.0), record("sort_floor", 150.0)]
+    records += [record(f"phase:{phase}", ms) for phase, ms in (
+        ("threshold", 250.0), ("candidate_keys", 240.0), ("sort", 370.0), ("decode", 14.0),
+        ("total", 880.0))]
+    lines = long_top_k_section(records)
+    rows = [line for line in lines if line.startswith("| 40981 | 3000 |")]
+    assert rows == ["| 40981 | 3000 | 2700 | 1575 | **941** | – | 90 | 150 | 2.9x |",
+                    "| 40981 | 3000 | 250 | 240 | 370 | 14 | 874 | 880 |"]
 
 
 def test_the_weights_in_use_are_compared_with_each_sweeps_best():

@@ -114,3 +114,19 @@ def test_top_k_items_takes_the_long_list_path_exactly(jit_compile):
     expected_scores, expected_items = reference(dense, k)
     np.testing.assert_array_equal(items, expected_items)
     np.testing.assert_array_equal(scores, expected_scores)
+
+
+def test_its_three_steps_in_turn_give_its_lists():
+    """threshold -> candidate_keys -> sort -> decoded_top, as benchmarks/long_top_k.py times
+    them one by one, is candidate_top_k."""
+    k = 200
+    scores = np.random.default_rng(5).normal(size=(6, N)).astype(np.float32)
+    columns = candidate_top_k.sample_columns(N)
+    bits = (N - 1).bit_length()
+    thresholds = candidate_top_k.threshold(scores, candidate_top_k.sample_rank(k), columns)
+    keys, starts = candidate_top_k.candidate_keys(scores, thresholds, k, bits)
+    assert len(keys) < scores.size and np.all(np.diff(starts) >= k)
+    values, indices = candidate_top_k.decoded_top(np.sort(keys), starts, k, bits)
+    expected = candidate_top_k.candidate_top_k(scores, k, columns, workers=1)
+    np.testing.assert_array_equal(indices, expected[1])
+    np.testing.assert_array_equal(values, expected[0])
