@@ -12,9 +12,8 @@ from benchmarks import distill
 from benchmarks.distill import SETTINGS, build_method, parse_param, with_params
 from benchmarks.popularity import sliced_recall
 from benchmarks.report import (VARIANTS, beats_scratch, gap_recovered, long_top_k_section,
-                               paired_difference,
-                               popularity_section, sweep_command, teacher_spread,
-                               tuned_scratch_section, variant_section)
+                               paired_difference, popularity_section, sweep_command,
+                               teacher_spread, tuned_scratch_section, variant_section)
 from benchmarks.tune_methods import (held_out_at_weights_in_use, single_weight_methods,
                                      student_overrides_of, sweep_name,
                                      tune_arguments, weights_against_sweep)
