@@ -15,8 +15,9 @@ tuned on its validation part, Gowalla on 10% of each user's training pairs held 
 tune` trains the teacher again without them, once, in OUTPUT/teacher-held-out).
 
 The sweep goes to benchmarks/results/tune-<dataset>-methods/ (with ``--student``,
-tune-<dataset>-methods-<key>-<value>... in a fixed key order, so two student settings never share a sweep; trials.json, table.md and
-validation.svg: validation NDCG@20 against the weight, a line per method). It resumes like
+tune-<dataset>-methods-<key>-<value>... in a fixed key order, so two student settings never
+share a sweep): trials.json, table.md and validation.svg (validation NDCG@20 against the
+weight, a line per method). It resumes like
 every benchmark here: a rerun skips finished trials and continues the interrupted one; more
 methods, factors or seeds extend it. benchmarks/report.py sets each method's best weight beside
 the one distill.py runs (``weights_against_sweep``), so a table row not yet rerun at the
@@ -33,9 +34,9 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.arguments import CHECKPOINTS, RESULTS  # noqa: E402
-from benchmarks.distill import (SETTINGS, build_method, get_teacher,  # noqa: E402
-                                BACKBONE_KEYS, STUDENT_KEYS, parse_student,
-                                teacher_dir, with_student)
+from benchmarks.distill import (BACKBONE_KEYS, SETTINGS, STUDENT_KEYS,  # noqa: E402
+                                build_method, get_teacher, parse_student, teacher_dir,
+                                with_student)
 from benchmarks.records import ResultsFile  # noqa: E402
 from kdtfrs import cli, tasks, tuning  # noqa: E402
 
@@ -154,6 +155,9 @@ def main(argv=None):
     if any(factor <= 0 for factor in args.factors):
         parser.error("--factors must be positive multiples of distill.py's weight")
     overrides = dict(map(parse_student, args.student))
+    if "stop_on" in overrides:
+        parser.error("--student stop_on: `kdtfrs tune` ranks and stops its trials on validation "
+                     "NDCG@20; leave stop_on out of a sweep")
     try:
         settings = with_student(SETTINGS[args.dataset], overrides)
     except (TypeError, ValueError) as error:

@@ -17,6 +17,7 @@ from benchmarks.report import (VARIANTS, beats_scratch, gap_recovered, long_top_
 from benchmarks.tune_methods import (held_out_at_weights_in_use, single_weight_methods,
                                      student_overrides_of, sweep_name,
                                      tune_arguments, weights_against_sweep)
+from benchmarks.tune_methods import main as tune_methods_main
 from kdtfrs.cli import build_parser
 from kdtfrs.data import Interactions, split_random
 from kdtfrs.models import BPRMF
@@ -447,6 +448,13 @@ def test_a_methods_sweep_runs_the_student_given_and_names_its_folder_after_it(tm
     for trial in trials:
         trial["l2"] = SETTINGS["gowalla"]["student"].l2
     assert student_overrides_of("gowalla", trials, sweep) == {}
+
+
+def test_a_methods_sweep_refuses_a_stopping_metric_it_would_ignore(capsys):
+    with pytest.raises(SystemExit):
+        tune_methods_main(["--dataset", "gowalla", "--methods", "mse",
+                           "--student", "stop_on=ndcg@10"])
+    assert "NDCG@20; leave stop_on out" in capsys.readouterr().err
 
 
 def test_the_block_ranking_table_keeps_the_host_phases_apart():
