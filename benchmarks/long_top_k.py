@@ -13,9 +13,9 @@ does not depend on the values), with the same -inf slots (2% of the block's entr
   before 2026-12-04);
 - ``top_k``: XLA-compiled scores, then ``tf.math.top_k`` outside XLA (the way now for k
   below ``candidate_top_k.MIN_K``);
-- ``candidates``: XLA-compiled scores, then ``kdtfrs.candidate_top_k`` on the host (a sampled
-  threshold, then one NumPy sort of the entries above it, rows split over the cores), where
-  ``candidate_top_k.worthwhile`` allows it;
+- ``candidates``: XLA-compiled scores, then ``kdtfrs.candidate_top_k`` on the host (a
+  threshold from maxima of groups of columns, then one NumPy sort of the entries not below it,
+  rows split over the cores), where ``candidate_top_k.worthwhile`` allows it;
 - ``grouped``: XLA-compiled scores over the item table padded to a multiple of
   ``grouped_top_k.GROUP`` rows (the padding masked), then ``kdtfrs.grouped_top_k`` (the top k
   of the groups of columns with the best maxima), where ``grouped_top_k.worthwhile`` allows it.
@@ -27,9 +27,10 @@ rows split over the cores as ``candidate_top_k`` splits them), with no scores, t
 selection: what an exact list sorted on the host costs at least, whatever finds its k entries.
 It is not a top k, so its lists are not checked. Where ``candidates`` is worthwhile, its host
 part is also split into its phases on one thread (``phase:`` records, ``threads`` 1): the
-sampled threshold, the candidates' packed keys, their sort and the decoding of each row's
-first k, each timed alone on the same block, and ``phase:total``, ``candidate_top_k`` itself
-on one thread.
+threshold, the candidates' packed keys, their sort and the decoding of each row's first k,
+each timed alone on the same block, and ``phase:total``, ``candidate_top_k`` itself on one
+thread; ``phase:candidate_keys`` also records how many candidates a row has, over k
+(``candidates_per_k``, the block's mean).
 
 Each way's lists are checked equal to ``xla``'s. ``used`` names the way ``top_k_items`` takes
 now. Fastest of 5 rounds of ``--repeats`` calls. Records: benchmarks/results/long_top_k.json,
@@ -85,9 +86,8 @@ def ways(num_items, k, batch, dim, seed=0):
              "scores": lambda: (scores_of(users, items, rows, slots).numpy(), None),
              "top_k": on_host(lambda: top_k(scores_of(users, items, rows, slots)))}
     if candidate_top_k.worthwhile(k, num_items):
-        columns = candidate_top_k.sample_columns(num_items)
         found["candidates"] = lambda: candidate_top_k.candidate_top_k(
-            scores_of(users, items, rows, slots).numpy(), k, columns)
+            scores_of(users, items, rows, slots).numpy(), k)
         keys = rng.integers(0, 1 << 62, size=(batch, k))
         found["sort_floor"] = lambda: sorted_rows(keys)
     if grouped_top_k.worthwhile(k, num_items):
@@ -103,22 +103,20 @@ def ways(num_items, k, batch, dim, seed=0):
 
 
 def host_phases(scores, k):
-    """{phase: a function of no argument}: ``candidate_top_k``'s steps on one thread, each
-    alone on its inputs, and the whole (module docstring)."""
-    columns = candidate_top_k.sample_columns(scores.shape[1])
-    rank = candidate_top_k.sample_rank(k)
+    """({phase: a function of no argument}, candidates per row over k): ``candidate_top_k``'s
+    steps on one thread, each alone on its inputs, and the whole (module docstring)."""
     column_bits = (scores.shape[1] - 1).bit_length()
-    thresholds = candidate_top_k.threshold(scores, rank, columns)
-    keys, starts = candidate_top_k.candidate_keys(scores, thresholds, k, column_bits)
+    thresholds = candidate_top_k.threshold(scores, k)
+    keys, starts = candidate_top_k.candidate_keys(scores, thresholds, column_bits)
     sorted_keys = np.sort(keys)
     return {
-        "threshold": lambda: candidate_top_k.threshold(scores, rank, columns),
-        "candidate_keys": lambda: candidate_top_k.candidate_keys(scores, thresholds, k,
+        "threshold": lambda: candidate_top_k.threshold(scores, k),
+        "candidate_keys": lambda: candidate_top_k.candidate_keys(scores, thresholds,
                                                                  column_bits),
         "sort": lambda: np.sort(keys),
         "decode": lambda: candidate_top_k.decoded_top(sorted_keys, starts, k, column_bits),
-        "total": lambda: candidate_top_k.candidate_top_k(scores, k, columns, workers=1),
-    }
+        "total": lambda: candidate_top_k.candidate_top_k(scores, k, workers=1),
+    }, len(keys) / (len(starts) * k)
 
 
 def sorted_rows(keys, workers=None):
@@ -156,12 +154,16 @@ def main(argv=None):
                       f"{'  (used)' if way == used else ''}", flush=True)
             if "candidates" not in measured:
                 continue
-            for phase, function in host_phases(measured["scores"]()[0], k).items():
+            phases, candidates_per_k = host_phases(measured["scores"]()[0], k)
+            for phase, function in phases.items():
                 ms = milliseconds_per_call(function, args.repeats)
+                count = {"candidates_per_k": round(candidates_per_k, 3)} if (
+                    phase == "candidate_keys") else {}
                 results.add({"items": num_items, "k": k, "way": f"phase:{phase}",
                              "batch": args.batch, "dim": args.dim, "ms": round(ms, 1),
-                             "used": False, "threads": 1})
-                print(f"items {num_items:>6}  k {k:>5}  {phase:<15}{ms:>5.1f} ms (one thread)",
+                             "used": False, "threads": 1, **count})
+                print(f"items {num_items:>6}  k {k:>5}  {phase:<15}{ms:>5.1f} ms (one thread)"
+                      + (f", {candidates_per_k:.2f} k candidates a row" if count else ""),
                       flush=True)
 
 

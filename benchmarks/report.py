@@ -1115,8 +1115,10 @@ def long_top_k_section(records):
              "fastest of 5 rounds; every way's lists checked equal). `xla`: scores and top-k "
              "in one XLA function, the way before 2026-12-04; `top_k`: XLA scores, then "
              "`tf.math.top_k`; `candidates`: XLA scores, then `kdtfrs.candidate_top_k` on the "
-             "host (a sampled threshold, then one NumPy sort of the entries above it, the "
-             "rows split over the cores; before 2026-12-05 `tf.math.top_k` of those entries); "
+             "host (a threshold from maxima of groups of columns, then one NumPy sort of the "
+             "entries not below it, the rows split over the cores; before 2026-12-05 "
+             "`tf.math.top_k` of those entries, before 2026-12-07's fifteenth session a "
+             "threshold from a fixed random eighth of the columns); "
              "`grouped`: XLA scores over the item table padded to a multiple of 32 rows, then "
              "`kdtfrs.grouped_top_k` (the top k among the groups of 32 columns with the best "
              "maxima; since 2026-12-06). `scores`: the XLA scores alone, brought to the host, "
@@ -1153,18 +1155,22 @@ def candidate_phases_table(records):
     if not records:
         return []
     lines = ["The `candidates` way's host part phase by phase, on one thread (ms per block; "
-             "each phase timed alone on the same block: the sampled threshold, the packed keys "
-             "of the entries not below it, their sort, each row's first k decoded; `whole`: "
-             "`candidate_top_k` on one thread, which the table above runs on every core):", "",
-             "| items | k | threshold | candidate keys | sort | decode | sum | whole |",
-             "|---|---|---|---|---|---|---|---|"]
+             "each phase timed alone on the same block: the threshold, the packed keys of the "
+             "entries not below it, their sort, each row's first k decoded; `whole`: "
+             "`candidate_top_k` on one thread, which the table above runs on every core; "
+             "candidates / k: a row's candidates over k, the block's mean):", "",
+             "| items | k | threshold | candidate keys | sort | decode | sum | whole | "
+             "candidates / k |", "|---|---|---|---|---|---|---|---|---|"]
     for items, k in sorted({(r["items"], r["k"]) for r in records}):
-        ms = {r["way"].removeprefix("phase:"): r["ms"] for r in records
-              if (r["items"], r["k"]) == (items, k)}
+        phases = {r["way"].removeprefix("phase:"): r for r in records
+                  if (r["items"], r["k"]) == (items, k)}
+        ms = {phase: record["ms"] for phase, record in phases.items()}
         cells = [f"{ms[phase]:.0f}" for phase in CANDIDATE_PHASES]
         total = sum(ms[phase] for phase in CANDIDATE_PHASES)
+        count = phases["candidate_keys"].get("candidates_per_k")
         lines.append(f"| {items} | {k} | " + " | ".join(cells)
-                     + f" | {total:.0f} | {ms['total']:.0f} |")
+                     + f" | {total:.0f} | {ms['total']:.0f} | "
+                     + ("–" if count is None else f"{count:.2f}") + " |")
     return lines + [""]
 
 

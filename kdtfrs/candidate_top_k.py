@@ -1,41 +1,40 @@
-"""Exact top-k of long rows without ranking every entry: a sampled threshold, then candidates.
+"""Exact top-k of long rows without ranking every entry: group maxima set a threshold.
 
 ``tf.math.top_k`` costs grow with k: a per-epoch refresh of a student's top-3,000 items (CD)
 or a teacher's top-500 (RRD, DCD) spent most of its time there, not in scoring. For k in the
 hundreds or more this module ranks a block of rows [b, n] of scores (NumPy, on the host, as
 ``kdtfrs.ranking.top_k_items`` returns them) in three steps:
 
-1. Threshold. A fixed random sample of m = ceil(n / ``STRIDE``) columns; per row, t = the
-   j-th best sampled score with j = ceil(k / STRIDE + ``MARGIN`` * sqrt(k / STRIDE)). The
-   number of sampled columns among a row's top k is hypergeometric with mean k / STRIDE, so
-   j lies ``MARGIN`` standard deviations above it and t is below the row's k-th best score
-   (at least k entries are >= t) except with negligible probability.
-2. Candidates. The entries not below t (about j * STRIDE of them, 1.1-3x k, instead of n),
-   each packed into one int64 key: (row, descending score, column) from the high bits to the
-   low. The score's 32 bits are mapped so that integer order is score order, best first.
+1. Threshold. The row's first g x m columns split into m groups of g columns, group i holding
+   columns i, i + m, ..., i + (g - 1) m, with g = ``group_size(k, n)`` so that m is at least
+   ``GROUPS_PER_ENTRY`` x k; t = the k-th best of the m group maxima. The maxima cost g - 1
+   element-wise maxima of contiguous [b, m] slices, the threshold one partition of m entries
+   per row.
+2. Candidates. The entries not below t, each packed into one int64 key: (row, descending
+   score, column) from the high bits to the low. The score's 32 bits are mapped so that
+   integer order is score order, best first.
 3. One sort of the keys (NumPy's vectorised sort), then each row's first k keys decoded.
 
-Exact, ties included: when at least k entries of a row are >= t, every entry of its top k is
-a candidate, and the key orders equal scores by column, so they go to the lower column as in
-``tf.math.top_k`` (-0.0 counts as 0.0 and comes back as 0.0). If a row has fewer than k
-candidates (t was too high), its rows are ranked over every entry instead, still exactly. A
-row whose sampled scores are mostly -inf (excluded items) gets t = -inf and every entry as
-candidate: exact, slower. NaN scores are always candidates; where they rank is unspecified,
-as in ``tf.math.top_k``. Blocks of rows are split over the machine's cores (NumPy releases
-the GIL while it sorts). benchmarks/long_top_k.py times it against ``tf.math.top_k`` and
-sets ``MIN_K``.
+Exact, ties included, with no fallback: k groups have a maximum >= t, and each holds an entry
+>= t, so at least k entries are candidates and every entry of the top k is one. Entries >= t
+lie only in those groups, so there are about k of them, the more the smaller m / k (benchmarks/
+long_top_k.py records the count). The key orders equal scores by column, so they go to the
+lower column as in ``tf.math.top_k`` (-0.0 counts as 0.0 and comes back as 0.0). A row whose
+maxima are mostly -inf (excluded items) gets t = -inf and every entry as candidate: exact,
+slower. NaN scores are always candidates (a NaN maximum counts as the best), and where they
+rank is unspecified, as in ``tf.math.top_k``. Blocks of rows are split over the machine's
+cores (NumPy releases the GIL while it sorts). benchmarks/long_top_k.py times it against
+``tf.math.top_k`` and sets ``MIN_K``.
 """
 
 from __future__ import annotations
 
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-STRIDE = 8
-MARGIN = 7.0
+GROUPS_PER_ENTRY = 2
 MIN_K = 200  # below it tf.math.top_k is as fast (benchmarks/long_top_k.py)
 SCORE_BITS = 32
 KEY_BITS = 63  # int64 keys stay non-negative, so signed order is key order
@@ -43,39 +42,29 @@ KEY_BITS = 63  # int64 keys stay non-negative, so signed order is key order
 
 def worthwhile(k: int, num_columns: int) -> bool:
     """Whether ranking by candidates pays for rows of ``num_columns`` entries."""
-    return k >= MIN_K and sample_rank(k) * STRIDE <= num_columns // 2
+    return k >= MIN_K and group_size(k, num_columns) >= 2
 
 
-def sample_rank(k: int) -> int:
-    """j: the threshold's rank among the sampled scores of a row (module docstring)."""
-    expected = k / STRIDE
-    return math.ceil(expected + MARGIN * math.sqrt(expected))
+def group_size(k: int, num_columns: int) -> int:
+    """g: the columns per group of the threshold, so that there are at least
+    ``GROUPS_PER_ENTRY`` x k groups (1, each entry its own group, for rows that short)."""
+    return max(1, num_columns // (GROUPS_PER_ENTRY * k))
 
 
-def sample_columns(num_columns: int, seed: int = 0) -> np.ndarray:
-    """int32 [ceil(num_columns / STRIDE)]: the fixed random sample of columns, sorted."""
-    count = -(-num_columns // STRIDE)
-    chosen = np.random.default_rng(seed).choice(num_columns, count, replace=False)
-    return np.sort(chosen).astype(np.int32)
-
-
-def candidate_top_k(scores, k: int, columns, workers: int | None = None):
+def candidate_top_k(scores, k: int, workers: int | None = None):
     """(values float32 [b, k], indices int32 [b, k]): each row's k best entries, best first.
 
     The same lists as ``tf.math.top_k(scores, k)`` (module docstring).
 
     Args:
       scores: float32 array [b, n].
-      k: entries to keep; ``sample_rank(k)`` must not exceed ``len(columns)``.
-      columns: ``sample_columns(n)``.
+      k: entries to keep, 1 <= k <= n.
       workers: threads to split the rows over (default: the cores this process may use).
     """
     scores = np.asarray(scores, dtype=np.float32)
-    rank = sample_rank(k)
-    if rank > len(columns):
-        raise ValueError(f"k={k} needs {rank} sampled columns, the sample has "
-                         f"{len(columns)}: use tf.math.top_k for this k.")
     num_rows, num_columns = scores.shape
+    if not 1 <= k <= num_columns:
+        raise ValueError(f"k={k} is not between 1 and the row length {num_columns}.")
     column_bits = max(1, (num_columns - 1).bit_length())
     row_bits = KEY_BITS - SCORE_BITS - column_bits
     if row_bits < 0:
@@ -88,7 +77,7 @@ def candidate_top_k(scores, k: int, columns, workers: int | None = None):
     starts = range(0, num_rows, chunk)
 
     def rank_rows(start):
-        return _ranked_rows(scores[start : start + chunk], k, rank, columns, column_bits)
+        return _ranked_rows(scores[start : start + chunk], k, column_bits)
 
     if len(starts) == 1:
         parts = [rank_rows(0)]
@@ -106,31 +95,31 @@ def available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _ranked_rows(block, k, rank, columns, column_bits):
+def _ranked_rows(block, k, column_bits):
     """candidate_top_k of a block whose (row, score, column) keys fit in 63 bits."""
-    keys, starts = candidate_keys(block, threshold(block, rank, columns), k, column_bits)
+    keys, starts = candidate_keys(block, threshold(block, k), column_bits)
     keys.sort()
     return decoded_top(keys, starts, k, column_bits)
 
 
-def threshold(block, rank, columns):
-    """float32 [b]: each row's ``rank``-th best score among its ``columns`` (step 1)."""
-    position = len(columns) - rank  # of the threshold in each row's sampled scores, sorted
-    return np.partition(block[:, columns], position, axis=1)[:, position]
+def threshold(block, k):
+    """float32 [b]: each row's k-th best group maximum (step 1), at most its k-th best score."""
+    num_columns = block.shape[1]
+    size = group_size(k, num_columns)
+    groups = num_columns // size
+    maxima = block[:, :groups].copy()
+    for offset in range(groups, size * groups, groups):
+        np.maximum(maxima, block[:, offset : offset + groups], out=maxima)
+    return np.partition(maxima, groups - k, axis=1)[:, groups - k]
 
 
-def candidate_keys(block, thresholds, k, column_bits):
+def candidate_keys(block, thresholds, column_bits):
     """(keys int64, starts int64 [b]): the packed keys of every entry not below its row's
-    threshold, row by row, and where each row's keys start (step 2). Every entry of a block
-    where some row has fewer than k of them."""
+    threshold, row by row, and where each row's keys start (step 2)."""
     num_rows, num_columns = block.shape
     positions = np.flatnonzero(~(block < thresholds[:, None]))  # NaN stays a candidate
     row_ends = np.searchsorted(positions, np.arange(1, num_rows + 1) * num_columns)
     counts = np.diff(row_ends, prepend=0)
-    if counts.min() < k:  # a threshold above some row's k-th score: rank every entry
-        positions = np.arange(block.size)
-        counts = np.full(num_rows, num_columns)
-        row_ends = np.cumsum(counts)
     rows = np.repeat(np.arange(num_rows, dtype=np.int64), counts)
     keys = _descending_bits(block.ravel().take(positions)) << column_bits
     keys |= rows << (SCORE_BITS + column_bits)

@@ -111,14 +111,15 @@ def _block_ranker(k: int, jit_compile: bool, table_shapes):
     matrix in place, where TensorFlow's kernel copies the whole [b, num_items] matrix first.
     The top k is picked outside XLA, whose top-k is the slower one at every k measured
     (benchmarks/long_top_k.py): for long lists (``candidate_top_k.worthwhile``) by
-    ``candidate_top_k`` on the host, which sorts only the entries above a sampled threshold;
-    for short ones (``grouped_top_k.worthwhile``) by ``grouped_top_k``, which ranks only the
-    groups of columns with the best maxima, over an item table padded to ``columns`` rows
-    whose padding the mask slots set to -inf; else by ``tf.math.top_k``. One function per
-    (k, jit_compile, table shapes) is kept, so repeated evaluations (one per epoch) reuse its
-    traces and XLA compilations; the tables are arguments, so models of one shape share it. Items and scores come back as
-    NumPy arrays for the first ``rows`` users (the rest pad the last block to the compiled
-    shape; the host path does not rank them).
+    ``candidate_top_k`` on the host, which sorts only the entries not below a threshold that
+    maxima of groups of columns set; for short ones (``grouped_top_k.worthwhile``) by
+    ``grouped_top_k``, which ranks only the groups of columns with the best maxima, over an
+    item table padded to ``columns`` rows whose padding the mask slots set to -inf; else by
+    ``tf.math.top_k``. One function per (k, jit_compile, table shapes) is kept, so repeated
+    evaluations (one per epoch) reuse its traces and XLA compilations; the tables are
+    arguments, so models of one shape share it. Items and scores come back as NumPy arrays
+    for the first ``rows`` users (the rest pad the last block to the compiled shape; the host
+    path does not rank them).
     """
     key = (k, jit_compile, table_shapes)
     if key in _BLOCK_RANKERS:
@@ -126,10 +127,8 @@ def _block_ranker(k: int, jit_compile: bool, table_shapes):
     scores_of = _BLOCK_SCORERS[jit_compile]
     num_items = columns = table_shapes[1][0]
     if candidate_top_k.worthwhile(k, num_items):
-        sampled = candidate_top_k.sample_columns(num_items)
-
         def pick(scores, rows):
-            return candidate_top_k.candidate_top_k(scores.numpy()[:rows], k, sampled)
+            return candidate_top_k.candidate_top_k(scores.numpy()[:rows], k)
 
     else:
         if grouped_top_k.worthwhile(k, num_items):

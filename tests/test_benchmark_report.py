@@ -467,10 +467,14 @@ def test_the_block_ranking_table_keeps_the_host_phases_apart():
     records += [record(f"phase:{phase}", ms) for phase, ms in (
         ("threshold", 250.0), ("candidate_keys", 240.0), ("sort", 370.0), ("decode", 14.0),
         ("total", 880.0))]
-    lines = long_top_k_section(records)
-    rows = [line for line in lines if line.startswith("| 40981 | 3000 |")]
+    records[-4]["candidates_per_k"] = 1.234
+    old_phases = [record(f"phase:{phase}", 10.0, k=500) for phase in (  # no candidate count
+        "threshold", "candidate_keys", "sort", "decode", "total")]
+    lines = long_top_k_section(records + old_phases)
+    rows = [line for line in lines if line.startswith("| 40981 | ")]
     assert rows == ["| 40981 | 3000 | 2700 | 1575 | **941** | – | 90 | 150 | 2.9x |",
-                    "| 40981 | 3000 | 250 | 240 | 370 | 14 | 874 | 880 |"]
+                    "| 40981 | 500 | 10 | 10 | 10 | 10 | 40 | 10 | – |",
+                    "| 40981 | 3000 | 250 | 240 | 370 | 14 | 874 | 880 | 1.23 |"]
 
 
 def test_the_weights_in_use_are_compared_with_each_sweeps_best():

@@ -1,5 +1,6 @@
-"""candidate_top_k against tf.math.top_k and a NumPy sort: ties, signed zeros, -inf, the
-fallback, rows split over threads; and top_k_items on its long-list path."""
+"""candidate_top_k against tf.math.top_k and a NumPy sort: ties, signed zeros, -inf, a
+threshold that never passes a row's k-th score, rows split over threads; and top_k_items on
+its long-list path."""
 
 import numpy as np
 import pytest
@@ -19,8 +20,7 @@ def reference(scores, k):
 
 
 def ranked(scores, k, workers=None):
-    columns = candidate_top_k.sample_columns(scores.shape[1])
-    values, indices = candidate_top_k.candidate_top_k(scores, k, columns, workers)
+    values, indices = candidate_top_k.candidate_top_k(scores, k, workers)
     assert values.dtype == np.float32 and indices.dtype == np.int32
     return values, indices
 
@@ -78,29 +78,56 @@ def test_a_row_with_fewer_allowed_entries_than_k_ends_with_minus_infinity():
     assert np.isfinite(values[2, :150]).all() and (values[2, 150:] == -np.inf).all()
 
 
-def test_a_threshold_too_high_falls_back_to_the_full_top_k():
-    """Sampled columns holding a row's best scores put its threshold above its k-th score:
-    too few candidates, so its rows are ranked over every entry, still exactly."""
-    k = 200
-    columns = candidate_top_k.sample_columns(N)
-    scores = np.random.default_rng(2).normal(size=(2, N)).astype(np.float32)
-    scores[0, columns] += 100.0  # every sampled entry beats every other one
-    threshold = np.sort(scores[0, columns])[::-1][candidate_top_k.sample_rank(k) - 1]
-    assert (scores[0] >= threshold).sum() < k
+def hard_rows(k, rng):
+    """Rows built against the group maxima: the best scores all in one group, in a few groups,
+    at the ends of the row, all equal, mostly -inf, and sorted either way."""
+    size = candidate_top_k.group_size(k, N)
+    groups = N // size
+    rows = rng.normal(size=(8, N)).astype(np.float32)
+    rows[0, np.arange(size) * groups + 5] += 100.0  # one group holds the row's best
+    rows[1, (np.arange(size)[:, None] * groups + np.arange(3)).ravel()] += 100.0
+    rows[2, groups * size:] += 100.0  # the columns past the last full group
+    rows[3] = 1.0
+    rows[4, rng.choice(N, N - k // 2, replace=False)] = -np.inf  # fewer than k allowed
+    rows[5] = np.sort(rows[5])
+    rows[6] = np.sort(rows[6])[::-1]
+    rows[7, : N // 2] = -np.inf
+    return rows
+
+
+@pytest.mark.parametrize("k", [200, 300, 1000, 2999])
+def test_the_threshold_never_passes_a_row_s_k_th_score(k):
+    """At least k entries of every row are candidates, with no fallback (module docstring),
+    on rows built to defeat the group maxima; and their lists are exact."""
+    scores = hard_rows(k, np.random.default_rng(k))
+    kth_best = -np.sort(-scores, axis=1)[:, k - 1]
+    thresholds = candidate_top_k.threshold(scores, k)
+    assert np.all(thresholds <= kth_best)
+    assert np.all((scores >= thresholds[:, None]).sum(axis=1) >= k)
     values, indices = ranked(scores, k)
     np.testing.assert_array_equal(indices, reference(scores, k)[1])
     np.testing.assert_array_equal(values, reference(scores, k)[0])
 
 
-def test_when_it_is_used_and_a_k_the_sample_cannot_serve():
+def test_a_nan_score_is_a_candidate_and_the_other_rows_stay_exact():
+    scores = np.random.default_rng(6).normal(size=(3, N)).astype(np.float32)
+    scores[1, 17] = np.nan
+    values, indices = ranked(scores, 200)
+    assert 17 in indices[1]
+    rows = [0, 2]
+    np.testing.assert_array_equal(indices[rows], reference(scores[rows], 200)[1])
+    np.testing.assert_array_equal(values[rows], reference(scores[rows], 200)[0])
+
+
+def test_when_it_is_used_and_a_k_it_cannot_serve():
     assert not candidate_top_k.worthwhile(20, 100_000)  # short lists: tf.math.top_k
     assert candidate_top_k.worthwhile(3000, 25_181)  # CD's refresh on CiteULike-t
     assert not candidate_top_k.worthwhile(3000, 5_000)  # the candidates would be most items
-    columns = candidate_top_k.sample_columns(N)
-    assert columns.size == N // candidate_top_k.STRIDE and np.all(np.diff(columns) > 0)
-    np.testing.assert_array_equal(columns, candidate_top_k.sample_columns(N))  # fixed
-    with pytest.raises(ValueError, match="sampled columns"):
-        candidate_top_k.candidate_top_k(np.zeros((1, N), np.float32), N - 1, columns)
+    assert candidate_top_k.group_size(3000, 40_981) == 6  # 6,830 groups >= 2 x k
+    assert candidate_top_k.group_size(3000, 5_000) == 1  # each entry its own group
+    for k in (0, N + 1):
+        with pytest.raises(ValueError, match="not between 1 and the row length"):
+            candidate_top_k.candidate_top_k(np.zeros((1, N), np.float32), k)
 
 
 @pytest.mark.parametrize("jit_compile", [True, False])
@@ -121,12 +148,11 @@ def test_its_three_steps_in_turn_give_its_lists():
     them one by one, is candidate_top_k."""
     k = 200
     scores = np.random.default_rng(5).normal(size=(6, N)).astype(np.float32)
-    columns = candidate_top_k.sample_columns(N)
     bits = (N - 1).bit_length()
-    thresholds = candidate_top_k.threshold(scores, candidate_top_k.sample_rank(k), columns)
-    keys, starts = candidate_top_k.candidate_keys(scores, thresholds, k, bits)
+    thresholds = candidate_top_k.threshold(scores, k)
+    keys, starts = candidate_top_k.candidate_keys(scores, thresholds, bits)
     assert len(keys) < scores.size and np.all(np.diff(starts) >= k)
     values, indices = candidate_top_k.decoded_top(np.sort(keys), starts, k, bits)
-    expected = candidate_top_k.candidate_top_k(scores, k, columns, workers=1)
+    expected = candidate_top_k.candidate_top_k(scores, k, workers=1)
     np.testing.assert_array_equal(indices, expected[1])
     np.testing.assert_array_equal(values, expected[0])
