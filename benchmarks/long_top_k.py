@@ -15,14 +15,16 @@ does not depend on the values), with the same -inf slots (2% of the block's entr
   below ``candidate_top_k.MIN_K``);
 - ``candidates``: XLA-compiled scores, then ``kdtfrs.candidate_top_k`` on the host (a
   threshold from maxima of groups of columns, then one NumPy sort of the entries not below it,
-  rows split over the cores), where ``candidate_top_k.worthwhile`` allows it;
+  rows split over the cores), at every k with groups of at least 2 columns
+  (``candidate_top_k.group_size``), so the table shows where ``candidate_top_k.MIN_K``
+  belongs;
 - ``grouped``: XLA-compiled scores over the item table padded to a multiple of
   ``grouped_top_k.GROUP`` rows (the padding masked), then ``kdtfrs.grouped_top_k`` (the top k
   of the groups of columns with the best maxima), where ``grouped_top_k.worthwhile`` allows it.
 
 Beside them, ``scores``: the XLA-compiled masked scores alone, brought to the host, which every
 way but ``xla`` starts with. And a floor for the ways on the host, where ``candidates`` is
-worthwhile: ``sort_floor``, one NumPy sort of exactly k int64 keys per row (random ones, the
+timed: ``sort_floor``, one NumPy sort of exactly k int64 keys per row (random ones, the
 rows split over the cores as ``candidate_top_k`` splits them), with no scores, threshold or
 selection: what an exact list sorted on the host costs at least, whatever finds its k entries.
 It is not a top k, so its lists are not checked. Where ``candidates`` is worthwhile, its host
@@ -33,7 +35,8 @@ thread; ``phase:candidate_keys`` also records how many candidates a row has, ove
 (``candidates_per_k``, the block's mean).
 
 Each way's lists are checked equal to ``xla``'s. ``used`` names the way ``top_k_items`` takes
-now. Fastest of 5 rounds of ``--repeats`` calls. Records: benchmarks/results/long_top_k.json,
+now (``candidates`` where ``candidate_top_k.worthwhile``, else ``grouped`` where
+``grouped_top_k.worthwhile``, else ``top_k``). Fastest of 5 rounds of ``--repeats`` calls. Records: benchmarks/results/long_top_k.json,
 one per (items, k, way); rerun to replace.
 """
 
@@ -85,7 +88,7 @@ def ways(num_items, k, batch, dim, seed=0):
     found = {"xla": on_host(in_xla),
              "scores": lambda: (scores_of(users, items, rows, slots).numpy(), None),
              "top_k": on_host(lambda: top_k(scores_of(users, items, rows, slots)))}
-    if candidate_top_k.worthwhile(k, num_items):
+    if candidate_top_k.group_size(k, num_items) >= 2:
         found["candidates"] = lambda: candidate_top_k.candidate_top_k(
             scores_of(users, items, rows, slots).numpy(), k)
         keys = rng.integers(0, 1 << 62, size=(batch, k))
@@ -141,7 +144,8 @@ def main(argv=None):
     for num_items in args.items:
         for k in args.ks:
             measured = ways(num_items, k, args.batch, args.dim)
-            used = next(way for way in ("candidates", "grouped", "top_k") if way in measured)
+            used = ("candidates" if candidate_top_k.worthwhile(k, num_items) else
+                    "grouped" if grouped_top_k.worthwhile(k, num_items) else "top_k")
             expected = measured["xla"]()[1]
             for way, function in measured.items():
                 if way not in UNCHECKED and not np.array_equal(function()[1], expected):
@@ -152,7 +156,7 @@ def main(argv=None):
                              "dim": args.dim, "ms": round(ms, 1), "used": way == used})
                 print(f"items {num_items:>6}  k {k:>5}  {way:<11}{ms:>9.1f} ms"
                       f"{'  (used)' if way == used else ''}", flush=True)
-            if "candidates" not in measured:
+            if used != "candidates":
                 continue
             phases, candidates_per_k = host_phases(measured["scores"]()[0], k)
             for phase, function in phases.items():
