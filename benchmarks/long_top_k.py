@@ -32,7 +32,10 @@ part is also split into its phases on one thread (``phase:`` records, ``threads`
 threshold, the candidates' packed keys, their sort and the decoding of each row's first k,
 each timed alone on the same block, and ``phase:total``, ``candidate_top_k`` itself on one
 thread; ``phase:candidate_keys`` also records how many candidates a row has, over k
-(``candidates_per_k``, the block's mean).
+(``candidates_per_k``, the block's mean). Beside them, the threshold ``candidate_top_k`` took
+before 2026-12-07's fifteenth session, kept as a baseline (``sampled_threshold``):
+``phase:sampled_threshold`` alone and ``phase:sampled_total``, the same steps after it (its
+lists checked equal to ``candidate_top_k``'s; its ``candidates_per_k`` recorded).
 
 Each way's lists are checked equal to ``xla``'s. ``used`` names the way ``top_k_items`` takes
 now (``candidates`` where ``candidate_top_k.worthwhile``, else ``grouped`` where
@@ -42,6 +45,7 @@ one per (items, k, way); rerun to replace.
 
 from __future__ import annotations
 
+import math
 import pathlib
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +62,7 @@ from kdtfrs._keras import tf  # noqa: E402
 from kdtfrs.ranking import _masked_scores  # noqa: E402
 
 MASKED_SHARE = 0.02
+SAMPLE_STRIDE, SAMPLE_MARGIN = 8, 7.0  # the baseline threshold's design
 UNCHECKED = ("scores", "sort_floor")  # not top-k lists
 
 
@@ -122,6 +127,41 @@ def host_phases(scores, k):
     }, len(keys) / (len(starts) * k)
 
 
+def sampled_threshold(num_columns, k, seed=0):
+    """The baseline threshold, a function of scores [b, n] -> float32 [b]: each row's j-th
+    best score among a fixed random 1 / ``SAMPLE_STRIDE`` of its columns, j =
+    ceil(k / STRIDE + MARGIN sqrt(k / STRIDE)), ``MARGIN`` standard deviations above where the
+    k-th best falls among them (``candidate_top_k`` before 2026-12-07's fifteenth session,
+    which ranked a whole block where a row had fewer than k entries not below it)."""
+    count = -(-num_columns // SAMPLE_STRIDE)
+    columns = np.sort(np.random.default_rng(seed).choice(num_columns, count, replace=False))
+    expected = k / SAMPLE_STRIDE
+    position = count - math.ceil(expected + SAMPLE_MARGIN * math.sqrt(expected))
+    return lambda scores: np.partition(scores[:, columns], position, axis=1)[:, position]
+
+
+def sampled_phases(scores, k):
+    """({phase: a function of no argument}, candidates per row over k): the baseline
+    threshold alone, and its top k through ``candidate_top_k``'s later steps, on one thread;
+    None where some row has fewer than k candidates (the baseline's fallback is not kept)."""
+    column_bits = (scores.shape[1] - 1).bit_length()
+    threshold = sampled_threshold(scores.shape[1], k)
+
+    def top_k():
+        keys, starts = candidate_top_k.candidate_keys(scores, threshold(scores), column_bits)
+        keys.sort()
+        return candidate_top_k.decoded_top(keys, starts, k, column_bits)
+
+    keys, starts = candidate_top_k.candidate_keys(scores, threshold(scores), column_bits)
+    if np.diff(starts, append=len(keys)).min() < k:
+        return None
+    expected = candidate_top_k.candidate_top_k(scores, k, workers=1)
+    if not all(np.array_equal(a, b) for a, b in zip(top_k(), expected)):
+        raise SystemExit(f"the sampled threshold ranked k {k} differently: not recorded.")
+    return ({"sampled_threshold": lambda: threshold(scores), "sampled_total": top_k},
+            len(keys) / (len(starts) * k))
+
+
 def sorted_rows(keys, workers=None):
     """``keys`` [b, k] sorted along each row, the rows split over the cores (``sort_floor``)."""
     workers = workers or candidate_top_k.available_cores()
@@ -158,16 +198,23 @@ def main(argv=None):
                       f"{'  (used)' if way == used else ''}", flush=True)
             if used != "candidates":
                 continue
-            phases, candidates_per_k = host_phases(measured["scores"]()[0], k)
+            scores = measured["scores"]()[0]
+            phases, candidates_per_k = host_phases(scores, k)
+            baseline = sampled_phases(scores, k)
+            if baseline is not None:
+                phases.update(baseline[0])
             for phase, function in phases.items():
                 ms = milliseconds_per_call(function, args.repeats)
-                count = {"candidates_per_k": round(candidates_per_k, 3)} if (
-                    phase == "candidate_keys") else {}
+                count = ({"candidates_per_k": round(candidates_per_k, 3)}
+                         if phase == "candidate_keys" else
+                         {"candidates_per_k": round(baseline[1], 3)}
+                         if phase == "sampled_total" else {})
                 results.add({"items": num_items, "k": k, "way": f"phase:{phase}",
                              "batch": args.batch, "dim": args.dim, "ms": round(ms, 1),
                              "used": False, "threads": 1, **count})
-                print(f"items {num_items:>6}  k {k:>5}  {phase:<15}{ms:>5.1f} ms (one thread)"
-                      + (f", {candidates_per_k:.2f} k candidates a row" if count else ""),
+                print(f"items {num_items:>6}  k {k:>5}  {phase:<18}{ms:>6.1f} ms (one thread)"
+                      + (f", {count['candidates_per_k']:.2f} k candidates a row" if count
+                         else ""),
                       flush=True)
 
 

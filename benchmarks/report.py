@@ -1158,20 +1158,32 @@ def candidate_phases_table(records):
              "each phase timed alone on the same block: the threshold, the packed keys of the "
              "entries not below it, their sort, each row's first k decoded; `whole`: "
              "`candidate_top_k` on one thread, which the table above runs on every core; "
-             "candidates / k: a row's candidates over k, the block's mean):", "",
+             "candidates / k: a row's candidates over k, the block's mean; `before`: the "
+             "threshold `candidate_top_k` took until 2026-12-07's fifteenth session, the j-th "
+             "best of a fixed random eighth of a row's scores, timed in the same run as a "
+             "baseline, alone and followed by the same later steps):", "",
              "| items | k | threshold | candidate keys | sort | decode | sum | whole | "
-             "candidates / k |", "|---|---|---|---|---|---|---|---|---|"]
+             "candidates / k | before: threshold | before: whole | before: candidates / k |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for items, k in sorted({(r["items"], r["k"]) for r in records}):
         phases = {r["way"].removeprefix("phase:"): r for r in records
                   if (r["items"], r["k"]) == (items, k)}
         ms = {phase: record["ms"] for phase, record in phases.items()}
         cells = [f"{ms[phase]:.0f}" for phase in CANDIDATE_PHASES]
         total = sum(ms[phase] for phase in CANDIDATE_PHASES)
-        count = phases["candidate_keys"].get("candidates_per_k")
-        lines.append(f"| {items} | {k} | " + " | ".join(cells)
-                     + f" | {total:.0f} | {ms['total']:.0f} | "
-                     + ("–" if count is None else f"{count:.2f}") + " |")
+        sampled = phases.get("sampled_total", {})
+        cells += [f"{total:.0f}", f"{ms['total']:.0f}",
+                  _count(phases["candidate_keys"].get("candidates_per_k")),
+                  *(f"{ms[phase]:.0f}" if phase in ms else "–"
+                    for phase in ("sampled_threshold", "sampled_total")),
+                  _count(sampled.get("candidates_per_k"))]
+        lines.append(f"| {items} | {k} | " + " | ".join(cells) + " |")
     return lines + [""]
+
+
+def _count(value):
+    """A candidates-per-k cell: two decimals, or – where the record lacks it."""
+    return "–" if value is None else f"{value:.2f}"
 
 
 SERVING_CATALOGUES = ("gowalla", "gowalla-svd", "synthetic-1m", "gowalla-svd-1m")

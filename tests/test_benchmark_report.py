@@ -468,13 +468,16 @@ def test_the_block_ranking_table_keeps_the_host_phases_apart():
         ("threshold", 250.0), ("candidate_keys", 240.0), ("sort", 370.0), ("decode", 14.0),
         ("total", 880.0))]
     records[-4]["candidates_per_k"] = 1.234
+    records += [record("phase:sampled_threshold", 300.0),
+                {**record("phase:sampled_total", 1000.0), "candidates_per_k": 1.36}]
     old_phases = [record(f"phase:{phase}", 10.0, k=500) for phase in (  # no candidate count
         "threshold", "candidate_keys", "sort", "decode", "total")]
     lines = long_top_k_section(records + old_phases)
     rows = [line for line in lines if line.startswith("| 40981 | ")]
     assert rows == ["| 40981 | 3000 | 2700 | 1575 | **941** | – | 90 | 150 | 2.9x |",
-                    "| 40981 | 500 | 10 | 10 | 10 | 10 | 40 | 10 | – |",
-                    "| 40981 | 3000 | 250 | 240 | 370 | 14 | 874 | 880 | 1.23 |"]
+                    "| 40981 | 500 | 10 | 10 | 10 | 10 | 40 | 10 | – | – | – | – |",
+                    "| 40981 | 3000 | 250 | 240 | 370 | 14 | 874 | 880 | 1.23 | 300 | 1000 "
+                    "| 1.36 |"]
 
 
 def test_the_weights_in_use_are_compared_with_each_sweeps_best():
