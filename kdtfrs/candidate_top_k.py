@@ -7,9 +7,9 @@ hundreds or more this module ranks a block of rows [b, n] of scores (NumPy, on t
 
 1. Threshold. The row's first g x m columns split into m groups of g columns, group i holding
    columns i, i + m, ..., i + (g - 1) m, with g = ``group_size(k, n)`` so that m is at least
-   ``GROUPS_PER_ENTRY`` x k; t = the k-th best of the m group maxima. The maxima cost g - 1
-   element-wise maxima of contiguous [b, m] slices, the threshold one partition of m entries
-   per row.
+   ``GROUPS_PER_ENTRY`` x k; t = the k-th best of the m group maxima. The maxima are one
+   reduction over the middle axis of the block viewed as [b, g, m] (no copy, no gather), the
+   threshold one partition of m entries per row.
 2. Candidates. The entries not below t, each packed into one int64 key: (row, descending
    score, column) from the high bits to the low. The score's 32 bits are mapped so that
    integer order is score order, best first.
@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-GROUPS_PER_ENTRY = 2
+GROUPS_PER_ENTRY = 2  # more: fewer candidates, a longer partition (benchmarks/long_top_k.py)
 MIN_K = 200  # below it tf.math.top_k is as fast (benchmarks/long_top_k.py)
 SCORE_BITS = 32
 KEY_BITS = 63  # int64 keys stay non-negative, so signed order is key order
@@ -107,9 +107,7 @@ def threshold(block, k):
     num_columns = block.shape[1]
     size = group_size(k, num_columns)
     groups = num_columns // size
-    maxima = block[:, :groups].copy()
-    for offset in range(groups, size * groups, groups):
-        np.maximum(maxima, block[:, offset : offset + groups], out=maxima)
+    maxima = block[:, : size * groups].reshape(len(block), size, groups).max(axis=1)
     return np.partition(maxima, groups - k, axis=1)[:, groups - k]
 
 
