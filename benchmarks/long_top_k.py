@@ -39,8 +39,8 @@ lists checked equal to ``candidate_top_k``'s; its ``candidates_per_k`` recorded)
 
 Each way's lists are checked equal to ``xla``'s. ``used`` names the way ``top_k_items`` takes
 now (``candidates`` where ``candidate_top_k.worthwhile``, else ``grouped`` where
-``grouped_top_k.worthwhile``, else ``top_k``). Fastest of 5 rounds of ``--repeats`` calls. Records: benchmarks/results/long_top_k.json,
-one per (items, k, way); rerun to replace.
+``grouped_top_k.worthwhile``, else ``top_k``). Fastest of 5 rounds of ``--repeats`` calls.
+Records: benchmarks/results/long_top_k.json, one per (items, k, way); rerun to replace.
 """
 
 from __future__ import annotations
