@@ -648,16 +648,18 @@ def variant_gap(method, scratch, teachers) -> str:
 #: Per dataset, the scratch student tuned harder than its table's, where one is: (the results
 #: file of its runs, what they change, the table's setting). The methods' rows are taken
 #: against it in ``tuned_scratch_section``.
-TUNED_SCRATCH = {
-    "gowalla": ("distill-gowalla-table-decay", "tables, l2 1e-7", "rows, l2 1e-5"),
+TUNED_SCRATCH = {  # dataset: (results file, its setting, the table's, its methods sweep)
+    "gowalla": ("distill-gowalla-table-decay", "tables, l2 1e-7", "rows, l2 1e-5",
+                "tune-gowalla-methods-l2-1e-07-l2_form-tables"),
 }
 
 
-def tuned_scratch_section(dataset, records, variant) -> list:
+def tuned_scratch_section(dataset, records, variant, held_out=None) -> list:
     """Each student row of ``dataset``'s table (``records``) and of its tuned-scratch runs
     (``variant``, ``TUNED_SCRATCH``) against that tuned scratch student: the gap recovered
-    and whether it beats it, as the main table computes them against its own scratch row."""
-    name, tuned, table = TUNED_SCRATCH[dataset]
+    and whether it beats it, as the main table computes them against its own scratch row.
+    ``held_out`` ({setting: {method: (held-out NDCG@20, its scratch's)}}) adds that column."""
+    name, tuned, table, _ = TUNED_SCRATCH[dataset]
     teachers = [r for r in records if r["method"] == "teacher"]
     teacher = next((r for r in teachers if r["seed"] == 0), None)
     config = teacher["teacher_config"] if teacher else None
@@ -674,9 +676,17 @@ def tuned_scratch_section(dataset, records, variant) -> list:
              "the tuned scratch student's seeds in place of the table's and seed 0's teacher. "
              "Rows of the table's setting compare a method at the setting it ran with the "
              "best scratch student found; rows of the tuned setting compare like with like.",
+             *([] if held_out is None else [
+                 "", "Held-out: validation NDCG@20 of seed 0 on the held-out training pairs "
+                 "(`benchmarks/tune_methods.py` sweeps, at the weight the row ran) and in "
+                 "parentheses the scratch student's of the same sweep: a method that wins "
+                 "there and loses on the test part is one the test part's popularity bias "
+                 "works against (table \"Gowalla: held-out training pairs against the test "
+                 "part\")."]),
              "", "| method | student setting | seeds | ndcg@20 | gap recovered (ndcg@20; "
-             "recall@20) | beats the tuned scratch (ndcg@20; seeds above its mean) |",
-             "|---|---|---|---|---|---|"]
+             "recall@20) | beats the tuned scratch (ndcg@20; seeds above its mean) |"
+             + ("" if held_out is None else " held-out ndcg@20 (its scratch's) |"),
+             "|---|---|---|---|---|---|" + ("" if held_out is None else "---|")]
     for method in METHOD_ORDER:
         if method in ("teacher", "hetcomp_ensemble") or method.endswith("_teacher"):
             continue
@@ -696,9 +706,27 @@ def tuned_scratch_section(dataset, records, variant) -> list:
                 gap = "; ".join(shares)
                 beats = beats_scratch([r["ndcg@20"] for r in group],
                                       [r["ndcg@20"] for r in scratch])
+            score = (held_out or {}).get(setting, {}).get(method)
             lines.append(f"| {method} | {setting} | {' '.join(str(r['seed']) for r in group)} "
-                         f"| {mean_std([r['ndcg@20'] for r in group])} | {gap} | {beats} |")
+                         f"| {mean_std([r['ndcg@20'] for r in group])} | {gap} | {beats} |"
+                         + ("" if held_out is None else " – |" if score is None
+                            else f" {score[0]:.4f} ({score[1]:.4f}) |"))
     return lines + [""]
+
+
+def tuned_scratch_held_out(dataset, weight_records, variant) -> dict:
+    """{setting: {method: (held-out NDCG@20, its scratch's)}} for ``tuned_scratch_section``:
+    the table's rows from ``held_out_scores``, the tuned setting's from its methods sweep at
+    the weights its runs (``variant``) ran."""
+    _, tuned, table, sweep = TUNED_SCRATCH[dataset]
+    scores = {table: held_out_scores(dataset, weight_records)}
+    trials = RESULTS / sweep / "trials.json"
+    if trials.exists():
+        ran = {r["method"]: r["config"]["weight"] for r in variant
+               if r["dataset"] == dataset and "weight" in r["config"]}
+        scores[tuned] = tune_methods().held_out_at_weights_in_use(
+            dataset, [json.loads(trials.read_text())], ran)
+    return scores
 
 
 def variant_cell(rows) -> str:
@@ -1388,7 +1416,9 @@ def main():
         lines += popularity_section(dataset, records)
         lines += write_quality_cost_plot(dataset, records)
         if dataset in TUNED_SCRATCH:
-            lines += tuned_scratch_section(dataset, records, load(TUNED_SCRATCH[dataset][0]))
+            variant = load(TUNED_SCRATCH[dataset][0])
+            lines += tuned_scratch_section(dataset, records, variant, tuned_scratch_held_out(
+                dataset, weight_records, variant))
     superseded_runs = [r for run, *_ in SUPERSEDED_METHOD_RUNS for r in load(run)]
     for name, *text in REPRODUCTIONS:
         rerun = load(name)

@@ -380,6 +380,13 @@ def test_every_student_row_is_taken_against_the_tuned_scratch_student():
     # no tuned scratch runs against this teacher: no section
     assert tuned_scratch_section("gowalla", records, [
         {**r, "teacher_config": {"t": 2}} for r in tuned]) == []
+    # held-out scores per setting: a column, – where a setting's sweep lacks the method
+    lines = tuned_scratch_section("gowalla", records, tuned, held_out={
+        "tables, l2 1e-7": {"kd": (0.0847, 0.0774)}, "rows, l2 1e-5": {}})
+    body = [line for line in lines if line.startswith("| ") and "---" not in line]
+    assert body[0].endswith("| held-out ndcg@20 (its scratch's) |")
+    assert body[3].startswith("| kd | rows") and body[3].endswith("| – |")
+    assert body[4].startswith("| kd | tables") and body[4].endswith("| 0.0847 (0.0774) |")
 
 
 def test_a_variant_table_over_seeds_differs_seed_by_seed():
