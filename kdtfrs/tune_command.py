@@ -82,8 +82,11 @@ def cmd_tune(args):
     # it again without the held-out pairs nor scores it (a later sweep of methods does).
     scratch_only = all(trial.method == tuning.SCRATCH for trial in trials)
     if held_out:
-        retrain = ("" if scratch_only else ", and training the teacher again without them "
-                   f"({output / tuning.HELD_OUT_TEACHER})")
+        held_out_teacher = output / tuning.HELD_OUT_TEACHER
+        retrain = ("" if scratch_only else
+                   f", and reusing the teacher trained without them ({held_out_teacher})"
+                   if tuning.is_trained(held_out_teacher) else
+                   f", and training the teacher again without them ({held_out_teacher})")
         print(f"kdtfrs tune: {split.name} has no validation part: holding out "
               f"{args.hold_out:g} of each user's training items{retrain}", file=sys.stderr)
         split = tuning.held_out_split(split, args.hold_out)

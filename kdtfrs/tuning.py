@@ -109,7 +109,7 @@ def retrain_teacher(teacher_dir, split, data_spec, output, verbose=0):
     settings, on ``split`` (the training pairs left after a hold-out); kept in ``output``
     (reused when it is already there; resumable from ``output``'s sibling work area)."""
     output = pathlib.Path(output)
-    if (output / model_dir.MODEL_FILE).exists():
+    if is_trained(output):
         return model_dir.load(output, split.train)
     extra = model_dir.describe(teacher_dir).get("extra", {})
     if "backbone" not in extra or "fit" not in extra:
@@ -117,10 +117,18 @@ def retrain_teacher(teacher_dir, split, data_spec, output, verbose=0):
             f"{teacher_dir}'s model.json records no training settings (backbone, fit), so "
             "the teacher cannot be retrained without the held-out pairs; train it with "
             "`kdtfrs train`, or tune on data that has a validation part.")
+    checkpoints = output.parent / WORK_DIR / output.name
     model, _ = train_backbone(data_spec, BackboneSpec(**extra["backbone"]),
                               FitConfig(**extra["fit"]), output, verbose=verbose, split=split,
-                              checkpoint_dir=output.parent / WORK_DIR / output.name)
+                              checkpoint_dir=checkpoints)
+    if checkpoints.is_dir() and not any(checkpoints.iterdir()):
+        checkpoints.rmdir()  # training removed its checkpoints; the folder goes with them
     return model
+
+
+def is_trained(output) -> bool:
+    """Whether ``retrain_teacher`` has already saved its teacher in ``output``."""
+    return (pathlib.Path(output) / model_dir.MODEL_FILE).exists()
 
 
 class Sweep:
@@ -310,5 +318,5 @@ def _record_key(record) -> tuple:
     return (*_setting_key(record), record["seed"])
 
 
-__all__ = ["Sweep", "Trial", "best_settings", "held_out_split", "retrain_teacher", "settings",
-           "teacher_validation_score", "trial_grid"]
+__all__ = ["Sweep", "Trial", "best_settings", "held_out_split", "is_trained", "retrain_teacher",
+           "settings", "teacher_validation_score", "trial_grid"]

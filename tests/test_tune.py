@@ -239,8 +239,10 @@ def test_held_out_validation_retrains_the_teacher_once(teacher, tmp_path):
     assert held.valid.nnz > 0 and held.train.nnz < given.train.nnz
     assert tuning.held_out_split(held, fraction=0.2) is held  # has a validation part
     output = tmp_path / "teacher-held-out"
+    assert not tuning.is_trained(output)
     model = tuning.retrain_teacher(teacher, held, spec, output)
-    assert model.embedding_dim == 4
+    assert model.embedding_dim == 4 and tuning.is_trained(output)
+    assert not (tmp_path / tuning.WORK_DIR / output.name).exists()  # no empty checkpoint folder
     saved = digests(output)
     tuning.retrain_teacher(teacher, held, spec, output)  # reused, not trained again
     assert digests(output) == saved
