@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 GROUPS_PER_ENTRY = 2  # more: fewer candidates, a longer partition (benchmarks/long_top_k.py)
-MIN_K = 200  # below it tf.math.top_k is as fast (benchmarks/long_top_k.py)
+MIN_K = 200  # below it grouped_top_k or tf.math.top_k is as fast (benchmarks/long_top_k.py)
 SCORE_BITS = 32
 KEY_BITS = 63  # int64 keys stay non-negative, so signed order is key order
 
