@@ -1001,7 +1001,10 @@ def step_cost_section(records):
              "`refresh` the per-epoch student pass (its second call, as in every epoch after "
              "the first; before 2026-12-05 the first call, tracing included), in parentheses "
              "against one full evaluation of the student in the same run (every user with a "
-             "test item ranked, top 20; the scratch row's `refresh` cell). `touch-N`: "
+             "test item ranked, top 20; the scratch row's `refresh` cell). Methods run with "
+             "distill.py's hyperparameters for the dataset (since 2026-12-07; before, the class "
+             "defaults): \"drawn per epoch\" reads the step's targets from a draw of every user "
+             "made once per epoch, which the `refresh` cell holds. `touch-N`: "
              "a term that only scores N fixed items per example, the gather/scatter floor.",
              ""]
     if not records:
@@ -1018,8 +1021,9 @@ def step_cost_section(records):
             refresh = f"{r['refresh_seconds']:.2f} ({r['refresh_seconds'] / evaluation:.1f}x)"
         else:
             refresh = f"{r['refresh_seconds']:.2f}"
+        method = r["method"] + (", drawn per epoch" if r.get("draw_every") == "epoch" else "")
         lines.append(f"| {r['dataset']} | {r['batch_size']} | {r['teacher_dim']} / "
-                     f"{r['student_dim']} | {r['method']} | {r['step_ms']:.1f} | "
+                     f"{r['student_dim']} | {method} | {r['step_ms']:.1f} | "
                      f"{r['x_scratch']:.1f} | {r['prepare_seconds']:.2f} | {refresh} |")
     return lines + [""]
 

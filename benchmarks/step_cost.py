@@ -16,7 +16,10 @@ masked, NDCG@20; second call). ``--touch N ...`` adds a floor per N:
 the BPR step plus a term that only scores N fixed items per example with the student (a dot
 product through ``Embeddings.score``, as the methods score, no loss math), i.e. the gather of
 B x N item rows and the gradient into them that any method distilling N items per example
-pays. Run it on a quiet machine.
+pays. Each method runs with benchmarks/distill.py's hyperparameters for the dataset where it
+has them (``SETTINGS[dataset]["params"]``, e.g. Gowalla's per-epoch draws), the class defaults
+elsewhere: a method drawn once per epoch reads its step's targets from that draw, and its
+``refresh`` holds the draw of every user. Run it on a quiet machine.
 Records: benchmarks/results/step_cost.json, one per dataset x method (rerun to replace).
 """
 
@@ -29,6 +32,7 @@ import time
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.arguments import benchmark_parser  # noqa: E402
+from benchmarks.distill import SETTINGS  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
 from kdtfrs import method_ids, tasks  # noqa: E402
 from kdtfrs._keras import tf  # noqa: E402
@@ -100,6 +104,7 @@ def main(argv=None):
                         help="also time the gather/scatter floor of N items per example")
     args = parser.parse_args(argv)
 
+    params = SETTINGS.get(args.dataset, {}).get("params", {})
     split = load_dataset(args.dataset)
     teacher = BPRMF(split.num_users, split.num_items, args.teacher_dim, seed=0)
     teacher.freeze()
@@ -118,18 +123,20 @@ def main(argv=None):
                  "evaluation_seconds": round(evaluation, 2)})
     print(f"scratch: {scratch_ms:.1f} ms per step, one evaluation {evaluation:.2f} s", flush=True)
     for method_id in args.methods:
-        method = tasks.get(method_id)
+        method = tasks.get(method_id, **params.get(method_id, {}))
         start = time.perf_counter()
         method.prepare(TeacherSignals(teacher, split.train), split.train)
         prepare = time.perf_counter() - start
         refresh = seconds_of_second_call(lambda: method.refresh(student, 0))
         step_ms = milliseconds_per_call(
             training_step(student, LazyAdam(1e-3), batch, method), args.repeats)
-        results.add({**common, "method": method_id, "step_ms": round(step_ms, 2),
-                     "x_scratch": round(step_ms / scratch_ms, 2),
+        draw_every = getattr(method, "draw_every", "step")
+        results.add({**common, "method": method_id, "draw_every": draw_every,
+                     "step_ms": round(step_ms, 2), "x_scratch": round(step_ms / scratch_ms, 2),
                      "prepare_seconds": round(prepare, 2), "refresh_seconds": round(refresh, 2)})
-        print(f"{method_id}: {step_ms:.1f} ms per step ({step_ms / scratch_ms:.1f}x scratch), "
-              f"prepare {prepare:.2f} s, refresh {refresh:.2f} s", flush=True)
+        drawn = ", drawn per epoch" if draw_every == "epoch" else ""
+        print(f"{method_id}{drawn}: {step_ms:.1f} ms per step ({step_ms / scratch_ms:.1f}x "
+              f"scratch), prepare {prepare:.2f} s, refresh {refresh:.2f} s", flush=True)
     for count in args.touch:
         term = touch_items(split.num_items, args.batch_size, count)
         step_ms = milliseconds_per_call(

@@ -1,0 +1,19 @@
+"""benchmarks/step_cost.py on the embedded synthetic data: methods as distill.py runs them."""
+
+import json
+
+from benchmarks import report, step_cost
+
+
+def test_methods_run_with_distill_s_settings_for_the_dataset(tmp_path, monkeypatch):
+    monkeypatch.setitem(step_cost.SETTINGS, "synthetic",
+                        {"params": {"rrd": {"weight": 10.0, "draw_every": "epoch"}}})
+    results = tmp_path / "step_cost.json"
+    step_cost.main(["--dataset", "synthetic", "--batch-size", "256", "--teacher-dim", "32",
+                    "--student-dim", "8", "--repeats", "1", "--methods", "kd", "rrd",
+                    "--results", str(results)])
+    records = {r["method"]: r for r in json.loads(results.read_text())}
+    assert set(records) == {"scratch", "kd", "rrd"}
+    assert (records["rrd"]["draw_every"], records["kd"]["draw_every"]) == ("epoch", "step")
+    table = "\n".join(report.step_cost_section(list(records.values())))
+    assert "| rrd, drawn per epoch |" in table and "| kd |" in table
