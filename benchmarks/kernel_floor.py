@@ -11,7 +11,9 @@ XLA where it compiles. Also the list loss's reverse cumulative log-sum-exp, Tens
 ``cumulative_logsumexp`` against kdtfrs' shifted-sum form, each forward and with its gradient.
 The teacher's scores of the B x N items of a step, which the pointwise methods (MSE and BCE)
 compute at every step: B x N rows of the d_T-wide teacher gathered (``--rows-per-example
-50`` is MSE's and BCE's N). And the floor under DE and PCKD (benchmarks/distill.py's feature
+50`` is MSE's and BCE's N), at once and as ``kdtfrs.gathered_scores`` scores them, a chunk of
+rows at a time; likewise the student's scores of B x N items (``scores at once``, ``scores in
+row chunks``). And the floor under DE and PCKD (benchmarks/distill.py's feature
 rows): their ``ExpertProjector`` on the 3B entities of a step (users, positive and negative
 items), E experts d_S -> (d_S + d_T)/2 -> d_T, forward and with the gradient of its weights; it does
 ``3B · E · (d_S h + h d_T)`` multiply-adds forward, about twice that again backward.
@@ -35,6 +37,7 @@ from benchmarks.records import ResultsFile  # noqa: E402
 from benchmarks.step_cost import milliseconds_per_call  # noqa: E402
 from kdtfrs import samplers  # noqa: E402
 from kdtfrs._keras import tf  # noqa: E402
+from kdtfrs.gathered_scores import gathered_scores, in_row_chunks  # noqa: E402
 from kdtfrs.layers import ExpertProjector  # noqa: E402
 from kdtfrs.losses._utils import reverse_cumulative_logsumexp  # noqa: E402
 
@@ -88,8 +91,31 @@ def teacher_score_kernels(table_rows, batch, count, teacher_dim):
     def scores():
         return tf.einsum("bd,bnd->bn", users, tf.gather(table, items))
 
+    def scores_in_row_chunks():
+        return gathered_scores(users, table, tf.range(batch), items)
+
     name = f"teacher_scores (d_T={teacher_dim})"
-    return {name: tf.function(scores), f"{name} (XLA)": tf.function(scores, jit_compile=True)}
+    return {name: tf.function(scores), f"{name} (XLA)": tf.function(scores, jit_compile=True),
+            f"{name} in row chunks": tf.function(scores_in_row_chunks)}
+
+
+def student_score_kernels(table_rows, batch, count, dim):
+    """{name: a function of no argument}: a student's scores of B x N items, the [B, N, d]
+    rows gathered at once (``tf.gather``, then a batched dot product) and as
+    ``kdtfrs.gathered_scores`` takes them, a chunk of rows at a time."""
+    users = tf.random.normal([batch, dim])
+    table = tf.random.normal([table_rows, dim])
+    items = tf.random.uniform([batch, count], 0, table_rows, tf.int32)
+
+    def at_once():
+        return tf.linalg.matvec(tf.gather(table, items), users)
+
+    def in_chunks():
+        return in_row_chunks(lambda i, u: tf.linalg.matvec(tf.gather(table, i), u),
+                             [count], count * dim, items, users)
+
+    return {"scores at once": tf.function(at_once),
+            "scores in row chunks": tf.function(in_chunks)}
 
 
 def projector_kernels(entities, student_dim, teacher_dim, experts):
@@ -151,6 +177,7 @@ def main(argv=None):
     measured = {**kernels(args.items, args.batch, args.rows_per_example, args.dim),
                 **teacher_score_kernels(args.items, args.batch, args.rows_per_example,
                                         args.teacher_dim),
+                **student_score_kernels(args.items, args.batch, args.rows_per_example, args.dim),
                 **projector_kernels(3 * args.batch, args.dim, args.teacher_dim, args.experts),
                 **sampling_kernels(args.batch, args.list_length, args.draws)}
     if args.only:

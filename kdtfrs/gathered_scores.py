@@ -11,11 +11,47 @@ matrix product::
 which ``gathered_scores`` computes without the B·N rows, over the items the batch touched
 only, and hands on as ``tf.IndexedSlices`` of those rows (so a lazy optimizer still updates
 only them). The values are the same as the gather's; sums run in another order.
+
+The forward scores and the user rows' gradient, which do need the gathered item rows, take
+them a chunk of rows at a time (``in_row_chunks``, at most ``CHUNK_ELEMENTS`` floats each)
+rather than as one [B, N, d] tensor: a block that size is written and read back from
+memory, and past glibc's 32 MiB mmap threshold its pages are faulted in afresh at every
+step (benchmarks/kernel_floor.py times both ways: ``scores at once`` and ``scores in row
+chunks``).
 """
 
 from __future__ import annotations
 
 from kdtfrs._keras import tf
+
+#: Floats of gathered rows one chunk of ``in_row_chunks`` holds (4 MiB of float32).
+CHUNK_ELEMENTS = 2**20
+#: Gathered blocks of more floats than this (32 MiB, glibc's largest mmap threshold: every
+#: larger allocation is mapped, and its pages faulted in, afresh) are scored in chunks.
+CHUNKED_ABOVE = 2**23
+
+
+def in_row_chunks(fn, row_shape, width, *tensors):
+    """float32 [B, *row_shape]: ``fn(*chunk)`` over chunks of the rows of ``tensors`` (each
+    [B, ...]), concatenated.
+
+    A chunk has ``max(1, CHUNK_ELEMENTS // width)`` rows (``width``: the floats ``fn``
+    materialises per row, an int or a scalar tensor); the last chunk is padded with copies of
+    row 0 whose outputs are dropped. ``fn`` returns float32 [rows, *row_shape] (``row_shape``:
+    an int vector). Runs as a ``tf.map_fn`` (a while loop, one chunk after another).
+    """
+    batch = tf.shape(tensors[0])[0]
+    rows = tf.maximum(1, CHUNK_ELEMENTS // tf.maximum(1, tf.cast(width, tf.int32)))
+    chunks = (batch + rows - 1) // rows
+    pad = chunks * rows - batch
+
+    def chunked(tensor):
+        padded = tf.concat([tensor, tf.repeat(tensor[:1], pad, axis=0)], axis=0)
+        return tf.reshape(padded, tf.concat([[chunks, rows], tf.shape(tensor)[1:]], axis=0))
+
+    outputs = tf.map_fn(lambda chunk: fn(*chunk), tuple(chunked(t) for t in tensors),
+                        fn_output_signature=tf.float32)
+    return tf.reshape(outputs, tf.concat([[chunks * rows], row_shape], axis=0))[:batch]
 
 
 def gathered_scores(user_table, item_table, users, items):
@@ -37,15 +73,29 @@ def gathered_scores(user_table, item_table, users, items):
     @tf.custom_gradient
     def scores(user_table, item_table):
         user_rows = tf.gather(user_table, users)
-        item_rows = tf.gather(item_table, items)
+        width = tf.size(items[:1]) * tf.shape(item_table)[1]  # N x d gathered floats a row
+
+        chunked = tf.shape(items)[0] * width > CHUNKED_ABOVE
+
+        def in_chunks_if_large(score_rows, row_shape, *tensors):
+            return tf.cond(chunked,
+                           lambda: in_row_chunks(score_rows, row_shape, width, *tensors),
+                           lambda: score_rows(*tensors))
 
         def gradient(upstream):
-            user_gradient = tf.IndexedSlices(tf.linalg.matvec(item_rows, upstream,
-                                                              transpose_a=True),
-                                             users, tf.shape(user_table, out_type=tf.int32))
+            rows_gradient = in_chunks_if_large(
+                lambda i, g: tf.linalg.matvec(tf.gather(item_table, i), g, transpose_a=True),
+                tf.shape(user_rows)[1:], items, upstream)
+            rows_gradient.set_shape(user_rows.shape)
+            user_gradient = tf.IndexedSlices(rows_gradient, users,
+                                             tf.shape(user_table, out_type=tf.int32))
             return user_gradient, item_gradient(upstream, user_rows, items, item_table)
 
-        return tf.linalg.matvec(item_rows, user_rows), gradient
+        forward = in_chunks_if_large(
+            lambda i, u: tf.linalg.matvec(tf.gather(item_table, i), u),
+            tf.shape(items)[1:], items, user_rows)
+        forward.set_shape(items.shape)
+        return forward, gradient
 
     return scores(user_table, item_table)
 

@@ -5,7 +5,7 @@ import pytest
 
 from kdtfrs._keras import tf
 from kdtfrs.embeddings import Embeddings
-from kdtfrs.gathered_scores import gathered_scores
+from kdtfrs.gathered_scores import gathered_scores, in_row_chunks
 from kdtfrs.models import LazyAdam
 
 
@@ -82,3 +82,25 @@ def test_empty_batches_score_nothing_and_move_nothing(case, shape):
     assert scores.shape == shape
     for gradient in tape.gradient(total, [user_table, item_table]):
         assert not np.any(tf.convert_to_tensor(gradient).numpy())
+
+
+@pytest.mark.parametrize("compile_", [False, True])
+def test_large_blocks_are_scored_in_row_chunks_with_the_same_values(case, compile_,
+                                                                    monkeypatch):
+    # every block counts as large, and a chunk holds 3 of the 4 rows: two chunks, the last
+    # padded with copies of row 0
+    import kdtfrs.gathered_scores as module
+    monkeypatch.setattr(module, "CHUNKED_ABOVE", 0)
+    monkeypatch.setattr(module, "CHUNK_ELEMENTS", 3 * 6 * 3)
+    loss, (user_gradient, item_gradient) = value_and_gradients(gathered_scores, case, compile_)
+    reference_loss, reference = value_and_gradients(plain, case)
+    np.testing.assert_allclose(loss, reference_loss, rtol=1e-6)
+    for got, expected in zip((user_gradient, item_gradient), reference):
+        np.testing.assert_allclose(tf.convert_to_tensor(got), tf.convert_to_tensor(expected),
+                                   rtol=1e-5, atol=1e-6)
+
+
+def test_row_chunks_of_an_empty_batch_give_an_empty_result():
+    scores = in_row_chunks(lambda i, u: tf.linalg.matvec(tf.gather(tf.ones([5, 2]), i), u),
+                           [3], 6, tf.zeros([0, 3], tf.int32), tf.zeros([0, 2]))
+    assert scores.shape == (0, 3)

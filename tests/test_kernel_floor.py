@@ -18,3 +18,12 @@ def test_only_times_the_kernels_it_names(tmp_path):
     assert names == {"gumbel_noise (B x 20)", "top_k (5 of 20)", "top_k unordered (5 of 20)"}
     with pytest.raises(SystemExit, match="no kernel"):
         kernel_floor.main(SMALL + ["--only", "nothing", "--results", str(results)])
+
+
+def test_scores_are_timed_at_once_and_in_row_chunks(tmp_path):
+    results = tmp_path / "kernels.json"
+    kernel_floor.main(SMALL + ["--only", "scores", "--results", str(results)])
+    names = {r["kernel"] for r in json.loads(results.read_text())}
+    assert names == {"teacher_scores (d_T=6)", "teacher_scores (d_T=6) (XLA)",
+                     "teacher_scores (d_T=6) in row chunks", "scores at once",
+                     "scores in row chunks"}
