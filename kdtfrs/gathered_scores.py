@@ -54,6 +54,20 @@ def in_row_chunks(fn, row_shape, width, *tensors):
     return tf.reshape(outputs, tf.concat([[chunks * rows], row_shape], axis=0))[:batch]
 
 
+def is_large(items, item_table):
+    """Whether the [B, N, d] block of ``item_table``'s rows that ``items`` gathers holds more
+    than ``CHUNKED_ABOVE`` floats: a Python bool where the shapes are static, else a bool tensor.
+
+    (A ``tf.cond`` whose predicate Grappler folds to a constant and whose dropped branch holds
+    the chunks' while loop makes its dependency optimizer log errors, so a static size never
+    goes through one.)
+    """
+    count, width = items.shape.num_elements(), item_table.shape[-1]
+    if count is not None and width is not None:
+        return count * int(width) > CHUNKED_ABOVE
+    return tf.size(items) * tf.shape(item_table)[-1] > CHUNKED_ABOVE
+
+
 def gathered_scores(user_table, item_table, users, items):
     """float32 [B, N]: ``<user_table[users[b]], item_table[items[b, n]]>``.
 
@@ -75,9 +89,12 @@ def gathered_scores(user_table, item_table, users, items):
         user_rows = tf.gather(user_table, users)
         width = tf.size(items[:1]) * tf.shape(item_table)[1]  # N x d gathered floats a row
 
-        chunked = tf.shape(items)[0] * width > CHUNKED_ABOVE
+        chunked = is_large(items, item_table)
 
         def in_chunks_if_large(score_rows, row_shape, *tensors):
+            if isinstance(chunked, bool):
+                return (in_row_chunks(score_rows, row_shape, width, *tensors) if chunked
+                        else score_rows(*tensors))
             return tf.cond(chunked,
                            lambda: in_row_chunks(score_rows, row_shape, width, *tensors),
                            lambda: score_rows(*tensors))

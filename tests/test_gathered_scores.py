@@ -104,3 +104,10 @@ def test_row_chunks_of_an_empty_batch_give_an_empty_result():
     scores = in_row_chunks(lambda i, u: tf.linalg.matvec(tf.gather(tf.ones([5, 2]), i), u),
                            [3], 6, tf.zeros([0, 3], tf.int32), tf.zeros([0, 2]))
     assert scores.shape == (0, 3)
+
+
+def test_a_static_block_size_compiles_without_grappler_errors(case, capfd):
+    # a tf.cond on a size Grappler folds, its dropped branch the chunks' loop, made its
+    # dependency optimizer log "topological sort failed" at every trace
+    value_and_gradients(gathered_scores, case, compile_=True)
+    assert "topological sort failed" not in capfd.readouterr().err
