@@ -111,3 +111,25 @@ def test_a_static_block_size_compiles_without_grappler_errors(case, capfd):
     # dependency optimizer log "topological sort failed" at every trace
     value_and_gradients(gathered_scores, case, compile_=True)
     assert "topological sort failed" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("chunked_above", [0, 10**9])  # large at run time, and small
+def test_a_batch_of_unknown_size_chooses_chunks_at_run_time(case, chunked_above, monkeypatch):
+    import kdtfrs.gathered_scores as module
+    monkeypatch.setattr(module, "CHUNKED_ABOVE", chunked_above)
+    monkeypatch.setattr(module, "CHUNK_ELEMENTS", 3 * 6 * 3)
+    users, items, user_table, item_table, weights = case
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32),
+                                  tf.TensorSpec([None, 6], tf.int32)])
+    def run(users, items):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(weights * gathered_scores(user_table, item_table, users, items))
+        user_gradient, item_gradient = tape.gradient(loss, [user_table, item_table])
+        return loss, tf.convert_to_tensor(user_gradient), tf.convert_to_tensor(item_gradient)
+
+    loss, *gradients = run(users, items)
+    reference_loss, reference = value_and_gradients(plain, case)
+    np.testing.assert_allclose(loss, reference_loss, rtol=1e-6)
+    for got, expected in zip(gradients, reference):
+        np.testing.assert_allclose(got, tf.convert_to_tensor(expected), rtol=1e-5, atol=1e-6)
