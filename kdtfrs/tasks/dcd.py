@@ -76,12 +76,13 @@ class DCD(DistillationTask):
         self._require_prepared()
         users = features["user"]
         under_seed, over_seed = tf.unstack(samplers.split_seed(seed, 2))
-        # The set drawn, sorted here into teacher order: top_k need not order it.
+        # Only the sets drawn matter, so top_k need not order them: the under-estimated items
+        # are sorted here into teacher order, and the over-estimated ones all have relevance 0.
         under = tf.sort(samplers.sample_without_replacement(
             tf.gather(self.under_logits, users), self.num_items, under_seed, ordered=False),
             axis=-1)
         over = samplers.sample_without_replacement(
-            tf.gather(self.over_logits, users), self.num_items, over_seed)
+            tf.gather(self.over_logits, users), self.num_items, over_seed, ordered=False)
         items = tf.concat([samplers.lookup_positions(self.ranked, users, under),
                            samplers.lookup_positions(self.ranked, users, over)], axis=1)
         relevance = tf.cast(int(self.ranked.shape[1]) - under, tf.float32)
