@@ -8,7 +8,10 @@ the gather of the B x N student rows, the scatter-add of their gradients into th
 (``unsorted_segment_sum``, what the gather's gradient becomes in the optimizer), and Keras'
 de-duplication of those rows (``tf.unique`` + segment sum) before LazyAdam's row update; with
 XLA where it compiles. Also the list loss's reverse cumulative log-sum-exp, TensorFlow's
-``cumulative_logsumexp`` against kdtfrs' shifted-sum form, each forward and with its gradient.
+``cumulative_logsumexp`` against kdtfrs' shifted-sum form, each forward and with its gradient,
+and the cumulative sum under it, TensorFlow's scan against ``row_cumsum``'s blocks. Then the
+teacher order of rows that a sampler already listed in it: sorted and gathered, against
+``sorted_by_teacher``, which checks the order and keeps the rows as listed.
 The teacher's scores of the B x N items of a step, which the pointwise methods (MSE and BCE)
 compute at every step: B x N rows of the d_T-wide teacher gathered (``--rows-per-example
 50`` is MSE's and BCE's N), at once and as ``kdtfrs.gathered_scores`` scores them, a chunk of
@@ -39,7 +42,13 @@ from kdtfrs import samplers  # noqa: E402
 from kdtfrs._keras import tf  # noqa: E402
 from kdtfrs.gathered_scores import gathered_scores, in_row_chunks  # noqa: E402
 from kdtfrs.layers import ExpertProjector  # noqa: E402
-from kdtfrs.losses._utils import reverse_cumulative_logsumexp  # noqa: E402
+from kdtfrs.losses._utils import (  # noqa: E402
+    reverse_cumulative_logsumexp,
+    row_cumsum,
+    sorted_by_teacher,
+    take_along_rows,
+    teacher_order,
+)
 
 
 def kernels(table_rows, batch, count, dim):
@@ -59,6 +68,13 @@ def kernels(table_rows, batch, count, dim):
             return tape.gradient(total, scores)
         return run
 
+    # Relevance labels already in teacher order (as RRD's, DCD's and RD's samplers list them).
+    ordered_labels = tf.broadcast_to(tf.range(count, 0, -1, dtype=tf.float32), [batch, count])
+
+    def sorted_and_gathered():
+        order = teacher_order(ordered_labels, mask)
+        return tuple(take_along_rows(tensor, order) for tensor in (ordered_labels, mask, scores))
+
     def deduplicate():
         unique, positions = tf.unique(indices)
         return tf.math.unsorted_segment_sum(values, positions, tf.shape(unique)[0])
@@ -73,6 +89,10 @@ def kernels(table_rows, batch, count, dim):
             lambda x: tf.math.cumulative_logsumexp(x, axis=-1, reverse=True)),
         "shifted_sums": lambda: reverse_cumulative_logsumexp(scores, mask),
         "shifted_sums+gradient": with_gradient(lambda x: reverse_cumulative_logsumexp(x, mask)),
+        "cumsum": lambda: tf.math.cumsum(scores, axis=-1, reverse=True),
+        "cumsum in blocks": lambda: row_cumsum(scores, reverse=True),
+        "teacher order, sorted and gathered": sorted_and_gathered,
+        "teacher order, kept as listed": lambda: sorted_by_teacher(ordered_labels, mask, scores),
     }
     compiled = {name: tf.function(function) for name, function in plain.items()}
     for name in ("gather", "scatter_add"):

@@ -27,3 +27,11 @@ def test_scores_are_timed_at_once_and_in_row_chunks(tmp_path):
     assert names == {"teacher_scores (d_T=6)", "teacher_scores (d_T=6) (XLA)",
                      "teacher_scores (d_T=6) in row chunks", "scores at once",
                      "scores in row chunks"}
+
+
+def test_list_math_is_timed_both_ways(tmp_path):
+    results = tmp_path / "kernels.json"
+    kernel_floor.main(SMALL + ["--only", "cumsum", "teacher order", "--results", str(results)])
+    names = {r["kernel"] for r in json.loads(results.read_text())}
+    assert names == {"cumsum", "cumsum in blocks", "teacher order, sorted and gathered",
+                     "teacher order, kept as listed"}

@@ -10,6 +10,8 @@ Every loss receives a boolean ``mask`` (True = a real entry, False = padding) ne
   padded entry changes nothing, and a list with no real entry yields finite zeros.
 """
 
+import numpy as np
+
 from kdtfrs._keras import tf
 
 # A padded entry inside a cumulative log-sum-exp is placed this many nats below the smallest
@@ -18,6 +20,8 @@ from kdtfrs._keras import tf
 _NEGLIGIBLE_LOG_WEIGHT = 100.0
 # Rows spanning at most this many nats keep every e^{x - max} a normal float32 (> 1e-38).
 _MAX_SHIFTED_SPREAD = 80.0
+# Columns per block of :func:`row_cumsum`: each entry costs this many multiply-adds there.
+_SCAN_BLOCK = 16
 
 
 def relevance_entries(labels, mask):
@@ -79,6 +83,31 @@ def soft_cross_entropy(teacher_logits, student_logits, mask):
     return masked_sum(-teacher_probabilities * student_log_probabilities, mask)
 
 
+def row_cumsum(values, reverse=False):
+    """``tf.math.cumsum(values, axis=-1, reverse=reverse)`` for a [B, N] tensor, in blocks.
+
+    TensorFlow's CPU kernel scans a row one entry after the other. Here each row is cut into blocks of ``_SCAN_BLOCK`` columns (the
+    last one padded with zeros, which add nothing in either direction), the sums within a
+    block are one matmul with a triangular matrix of ones, and each block then adds the
+    total of the blocks before it (after it, ``reverse``), a cumsum of N / ``_SCAN_BLOCK``
+    entries. Same sums, in another order of addition (`benchmarks/kernel_floor.py`:
+    ``cumsum`` against ``cumsum in blocks``).
+    """
+    values = tf.convert_to_tensor(values)
+    rows, width = tf.shape(values)[0], tf.shape(values)[1]
+    blocks = (width + _SCAN_BLOCK - 1) // _SCAN_BLOCK
+    padded = tf.pad(values, [[0, 0], [0, blocks * _SCAN_BLOCK - width]])
+    # [c, d] = 1 where column c counts towards the sum at column d of its block.
+    counted = np.tril if reverse else np.triu
+    triangle = tf.constant(counted(np.ones((_SCAN_BLOCK, _SCAN_BLOCK))), values.dtype)
+    within = tf.reshape(tf.matmul(tf.reshape(padded, [-1, _SCAN_BLOCK]), triangle),
+                        [rows, blocks, _SCAN_BLOCK])
+    totals = within[:, :, 0] if reverse else within[:, :, -1]
+    others = tf.math.cumsum(totals, axis=-1, exclusive=True, reverse=reverse)
+    sums = tf.reshape(within + others[:, :, None], [rows, blocks * _SCAN_BLOCK])
+    return sums[:, :width]
+
+
 def reverse_cumulative_logsumexp(values, mask):
     """log Σ_{real l >= k} e^{x_l} for every position k of the last axis.
 
@@ -118,7 +147,7 @@ def _suffix_logsumexp(filled, mask, largest, narrow):
     def suffix_logsumexp(values):
         def shifted_sums():
             terms = tf.where(mask, tf.exp(values - largest), tf.zeros_like(values))
-            sums = tf.math.cumsum(terms, axis=-1, reverse=True)
+            sums = row_cumsum(terms, reverse=True)
             return tf.math.log(tf.where(sums > 0, sums, tf.ones_like(sums))) + largest
 
         def scan():
@@ -129,7 +158,7 @@ def _suffix_logsumexp(filled, mask, largest, narrow):
         def gradient(upstream):
             def shifted():
                 weights = tf.where(mask, tf.exp(largest - result), tf.zeros_like(result))
-                prefix = tf.math.cumsum(upstream * weights, axis=-1)
+                prefix = row_cumsum(upstream * weights)
                 return tf.where(mask, tf.exp(values - largest), tf.zeros_like(values)) * prefix
 
             def log_space():  # as TensorFlow's gradient of CumulativeLogsumexp
@@ -151,18 +180,24 @@ def sorted_by_teacher(labels, mask, *tensors):
     """``(labels, mask, *tensors)`` with each row's columns in :func:`teacher_order`.
 
     When every row already is in that order (a sampler that lists items as the teacher ranks
-    them, as RRD's does), the stable sort would give the identity and is skipped.
+    them, as RRD's, DCD's and RD's do), the stable sort would give the identity: the tensors
+    are returned as they are, without the sort or the gathers (and their scatters in the
+    gradient) of B x N entries each.
     """
     mask = tf.cast(mask, tf.bool)
-    lowest = tf.fill(tf.shape(labels), tf.constant(-float("inf"), labels.dtype))
-    keys = tf.where(mask, labels, lowest)
-    in_order = tf.reduce_all(keys[:, :-1] >= keys[:, 1:])
-    order = tf.cond(
-        in_order,
-        lambda: tf.broadcast_to(tf.range(tf.shape(keys)[-1]), tf.shape(keys)),
-        lambda: tf.argsort(keys, axis=-1, direction="DESCENDING", stable=True),
-    )
-    return tuple(take_along_rows(tensor, order) for tensor in (labels, mask, *tensors))
+    order, in_order = _order_unless_sorted(labels, mask)
+    mask = tf.cond(in_order, lambda: mask, lambda: take_along_rows(mask, order))
+    return (_in_order(labels, order, in_order), mask,
+            *(_in_order(tensor, order, in_order) for tensor in tensors))
+
+
+def teacher_positions(labels, mask):
+    """int32 [B, N]: each entry's 0-based place in its row's :func:`teacher_order` (the
+    identity, computed without a sort, when every row already is in that order)."""
+    order, in_order = _order_unless_sorted(labels, tf.cast(mask, tf.bool))
+    return tf.cond(in_order,
+                   lambda: tf.broadcast_to(tf.range(tf.shape(order)[-1]), tf.shape(order)),
+                   lambda: tf.argsort(order, axis=-1))
 
 
 def teacher_order(labels, mask):
@@ -171,9 +206,47 @@ def teacher_order(labels, mask):
     Padded entries go last. Ties keep their list order (a stable sort), so the result is
     deterministic.
     """
+    return tf.argsort(_teacher_keys(labels, mask), axis=-1, direction="DESCENDING", stable=True)
+
+
+def _teacher_keys(labels, mask):
+    """The labels, with -inf at padded entries: what teacher order sorts by."""
     lowest = tf.fill(tf.shape(labels), tf.constant(-float("inf"), labels.dtype))
-    sort_keys = tf.where(mask, labels, lowest)
-    return tf.argsort(sort_keys, axis=-1, direction="DESCENDING", stable=True)
+    return tf.where(mask, labels, lowest)
+
+
+def _order_unless_sorted(labels, mask):
+    """(:func:`teacher_order`, or zeros where not needed; whether every row is in it)."""
+    keys = _teacher_keys(labels, mask)
+    in_order = tf.reduce_all(keys[:, :-1] >= keys[:, 1:])
+    order = tf.cond(in_order,
+                    lambda: tf.zeros(tf.shape(keys), tf.int32),  # not read
+                    lambda: teacher_order(labels, mask))
+    return order, in_order
+
+
+def _in_order(values, order, in_order):
+    """``values`` if ``in_order``, else ``take_along_rows(values, order)`` for a permutation
+    ``order`` of each row.
+
+    A custom gradient, so that the choice (``tf.cond``) is not itself differentiated (see
+    :func:`_suffix_logsumexp`): the gradient is the upstream one put back in place, the rows
+    scattered by ``order`` where they were gathered by it.
+    """
+
+    @tf.custom_gradient
+    def reordered(values):
+        def gradient(upstream):
+            def put_back():
+                rows = tf.broadcast_to(tf.range(tf.shape(order)[0])[:, None], tf.shape(order))
+                places = tf.stack([rows, order], axis=-1)
+                return tf.scatter_nd(places, upstream, tf.shape(upstream))
+
+            return tf.cond(in_order, lambda: upstream, put_back)
+
+        return tf.cond(in_order, lambda: values, lambda: take_along_rows(values, order)), gradient
+
+    return reordered(values)
 
 
 def take_along_rows(values, order):

@@ -3,12 +3,12 @@
 from kdtfrs._keras import keras, tf
 from kdtfrs.losses._base import DistillationLoss
 from kdtfrs.losses._utils import (
-    take_along_rows,
     masked_softmax,
     masked_sum,
     relevance_entries,
     sanitize,
-    teacher_order,
+    sorted_by_teacher,
+    teacher_positions,
 )
 from kdtfrs.validation import check_number
 
@@ -37,18 +37,19 @@ def rd_loss(labels, logits, mask, rank_temperature=1.0, weights=None):
     mask = relevance_entries(labels, mask)
     labels, logits = sanitize(labels, mask), sanitize(logits, mask)
     ranked = mask & (labels > 0)
-    order = teacher_order(labels, mask)
-    sorted_ranked = take_along_rows(ranked, order)
+    item_weights = () if weights is None else (sanitize(tf.cast(weights, tf.float32), ranked),)
+    sorted_labels, sorted_mask, sorted_logits, *item_weights = sorted_by_teacher(
+        labels, mask, logits, *item_weights)
+    sorted_ranked = sorted_mask & (sorted_labels > 0)
     positions = tf.cast(tf.range(1, tf.shape(logits)[-1] + 1), tf.float32)
     position_logits = tf.broadcast_to(-positions / rank_temperature, tf.shape(logits))
     rank_weights = masked_softmax(position_logits, sorted_ranked)
-    if weights is not None:
-        item_weights = take_along_rows(sanitize(tf.cast(weights, tf.float32), ranked), order)
-        rank_weights = rank_weights * item_weights
+    if item_weights:
+        rank_weights = rank_weights * item_weights[0]
         rank_weights = tf.math.divide_no_nan(
             rank_weights, tf.reduce_sum(rank_weights, axis=-1, keepdims=True)
         )
-    log_probabilities = tf.math.log_sigmoid(take_along_rows(logits, order))
+    log_probabilities = tf.math.log_sigmoid(sorted_logits)
     return masked_sum(-rank_weights * log_probabilities, sorted_ranked)
 
 
@@ -81,7 +82,7 @@ def rd_dynamic_weights(labels, logits, mask, num_items, mu):
     above = tf.cast(tf.shape(scores)[-1] - at_or_below, tf.float32)
     probe_count = tf.reduce_sum(tf.cast(probes, tf.float32), axis=-1, keepdims=True)
     estimated_rank = tf.floor((num_items - 1.0) * above / tf.maximum(probe_count, 1.0)) + 1.0
-    teacher_rank = tf.cast(tf.argsort(teacher_order(labels, mask), axis=-1), tf.float32)
+    teacher_rank = tf.cast(teacher_positions(labels, mask), tf.float32)
     weights = tf.nn.relu(tf.tanh(mu * (estimated_rank - teacher_rank)))
     return tf.where(probe_count > 0, weights, tf.ones_like(weights))
 
