@@ -18,12 +18,18 @@ def correction_logits(student_scores, temperature):
     max(tanh(max(-d/T, 0)), 1e-5). Returns two float32 [U, M] arrays of logits.
     """
     order = np.argsort(-student_scores, axis=1, kind="stable")
-    student_rank = np.empty_like(order)
-    np.put_along_axis(student_rank, order, np.arange(order.shape[1])[None, :], axis=1)
-    gap = (student_rank - np.arange(order.shape[1])[None, :]) / temperature
-    under = np.maximum(np.tanh(np.maximum(gap, 0.0)), _FLOOR)
-    over = np.maximum(np.tanh(np.maximum(-gap, 0.0)), _FLOOR)
-    return np.log(under).astype(np.float32), np.log(over).astype(np.float32)
+    length = order.shape[1]
+    positions = np.arange(length, dtype=np.int32)
+    places = np.empty(order.shape, np.int32)
+    np.put_along_axis(places, order, positions[None, :], axis=1)  # the student's ranks
+    # d takes one of 2M - 1 values: each logit is read from a table of them (at d + M - 1),
+    # not computed anew for every entry of the [U, M] lists. In place: the lists are large.
+    places -= positions[None, :]
+    places += length - 1
+    gap = np.arange(-(length - 1), length) / temperature
+    under = np.log(np.maximum(np.tanh(np.maximum(gap, 0.0)), _FLOOR)).astype(np.float32)
+    over = np.log(np.maximum(np.tanh(np.maximum(-gap, 0.0)), _FLOOR)).astype(np.float32)
+    return np.take(under, places), np.take(over, places)
 
 
 class DCD(DistillationTask):
