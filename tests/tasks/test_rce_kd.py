@@ -6,7 +6,7 @@ import pytest
 from kdtfrs._keras import tf
 
 from kdtfrs.tasks import RCEKD
-from kdtfrs.tasks.rce_kd import closure_counts, segment_flags
+from kdtfrs.tasks.rce_kd import closure_counts, closure_flags, list_places
 from tests.tasks import task_checks as checks
 
 NUM_TOP, NUM_CLOSURE, MAX_RANK = 4, 5, 20
@@ -41,7 +41,13 @@ def test_closure_counts_match_a_loop():
     teacher_top[0] = student_top[0, :6]  # every teacher item found
     teacher_top[1] = 29 - np.arange(6)  # possibly none found
     for max_count, chunk in ((50, 1024), (3, 4)):
-        counts = closure_counts(student_top, teacher_top, max_count, chunk=chunk)
+        places = list_places(student_top, teacher_top, chunk=chunk)
+        assert places.dtype == np.int32
+        for user in range(9):
+            expected = [list(student_top[user]).index(t) if t in student_top[user] else 12
+                        for t in teacher_top[user]]
+            np.testing.assert_array_equal(places[user], expected)
+        counts = closure_counts(places, 12, max_count)
         assert counts.dtype == np.int32
         np.testing.assert_array_equal(
             counts, _naive_closure_counts(student_top, teacher_top, max_count))
@@ -59,17 +65,21 @@ def _naive_flags(items, k=NUM_TOP):
     return in_a, in_closure
 
 
-def test_segment_flags_do_the_set_logic_on_item_ids():
-    items = np.array([[10, 11, 12, 10, 13, 12],    # Q^T: 12 (in C), 10 (in Q^S); C: 13, 12
-                      [1, 2, 3, 4, 5, 6],          # disjoint
-                      [7, 8, 8, 9, 9, 7]], np.int32)  # repeated ids
-    flags = segment_flags(tf.constant(items), 2)
-    for got, expected in zip(flags, _naive_flags(items, 2)):
+def test_closure_flags_do_the_set_logic_of_the_item_ids():
+    rng = np.random.default_rng(5)
+    k, length, draws = 3, 10, 4
+    student_top = np.stack([rng.permutation(20)[:length] for _ in range(6)]).astype(np.int32)
+    teacher_top = np.stack([rng.permutation(20)[:k] for _ in range(6)]).astype(np.int32)
+    teacher_top[0] = student_top[0, [1, 4, 9]]  # one in Q^S, two among the closure places
+    drawn = np.stack([rng.permutation(length - k)[:draws] for _ in range(6)]).astype(np.int32)
+    drawn[0, :2] = [4 - k, 9 - k]  # both drawn
+    items = np.concatenate([student_top[:, :k], teacher_top,
+                            np.take_along_axis(student_top, k + drawn, axis=1)], axis=1)
+    flags = closure_flags(tf.constant(list_places(student_top, teacher_top)),
+                          tf.constant(drawn), k, length - k)
+    for got, expected in zip(flags, _naive_flags(items, k)):
         np.testing.assert_array_equal(got.numpy(), expected)
-    ids = np.array([[2**40, 2**40 + 1, 2**40 + 1, 2**40, 2**40 + 2]], np.int64)  # beyond float32
-    in_a, in_closure = segment_flags(tf.constant(ids), 2)
-    np.testing.assert_array_equal(in_a.numpy(), [[False, False, False, False, True]])
-    np.testing.assert_array_equal(in_closure.numpy(), [[False] * 5])
+    assert flags[1].numpy()[0, k + 1:2 * k].all()
 
 
 @pytest.fixture(scope="module")
