@@ -86,12 +86,12 @@ def soft_cross_entropy(teacher_logits, student_logits, mask):
 def row_cumsum(values, reverse=False):
     """``tf.math.cumsum(values, axis=-1, reverse=reverse)`` for a [B, N] tensor, in blocks.
 
-    TensorFlow's CPU kernel scans a row one entry after the other. Here each row is cut into blocks of ``_SCAN_BLOCK`` columns (the
-    last one padded with zeros, which add nothing in either direction), the sums within a
-    block are one matmul with a triangular matrix of ones, and each block then adds the
-    total of the blocks before it (after it, ``reverse``), a cumsum of N / ``_SCAN_BLOCK``
-    entries. Same sums, in another order of addition (`benchmarks/kernel_floor.py`:
-    ``cumsum`` against ``cumsum in blocks``).
+    TensorFlow's CPU kernel scans a row one entry after the other. Here each row is cut into
+    blocks of ``_SCAN_BLOCK`` columns (the last one padded with zeros, which add nothing in
+    either direction), the sums within a block are one matmul with a triangular matrix of
+    ones, and each block then adds the total of the blocks before it (after it, ``reverse``),
+    a cumsum of N / ``_SCAN_BLOCK`` entries. Same sums, in another order of addition
+    (`benchmarks/kernel_floor.py`: ``cumsum`` against ``cumsum in blocks``).
     """
     values = tf.convert_to_tensor(values)
     rows, width = tf.shape(values)[0], tf.shape(values)[1]
