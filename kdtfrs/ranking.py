@@ -208,9 +208,9 @@ def top_k_items(model, users, k: int, exclude=None, batch_size: int = 2048, jit_
     return np.concatenate(items), np.concatenate(scores)
 
 
-# One compiled function for the blocks of every list_scores call: run eagerly, the chunks of
-# gathered rows (kdtfrs.gathered_scores) cost one Python step each, and a refresh of the
-# teacher's scores of 150 items for each of Gowalla's users took about three times as long.
+# One compiled function for the blocks of every list_scores call: run eagerly, each chunk of
+# gathered rows (kdtfrs.gathered_scores) is one Python step of a tf.map_fn (benchmarks/
+# step_cost.py's refresh of RCE-KD and DCD on Gowalla, before and after, in benchmarks/notes.md).
 _LIST_SCORERS = tf.function(
     gathered_scores,
     input_signature=(_TABLE, _TABLE, tf.TensorSpec([None], tf.int32),
