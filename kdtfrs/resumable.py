@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import re
 import shutil
 
 import numpy as np
@@ -31,6 +32,28 @@ CHECKPOINT_PREFIX = "epoch-"
 _STATE = "state"
 _CALLBACKS = "callbacks.json"
 _ARRAYS = "arrays.npz"
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint does not hold exactly the state of the model that would resume from it."""
+
+
+def _mismatch(path, directory, error) -> CheckpointMismatchError:
+    """The error for a checkpoint at ``path`` whose state and the model's differ."""
+    text = str(error)
+    unsaved = sorted(set(re.findall(r"tf\.Variable '([^']+?)(?::\d+)?'", text)))
+    unused = sorted(set(re.findall(r"Unresolved object in checkpoint \(root\)\.(\S+?):", text)))
+    if unsaved:
+        detail = f"variables without a saved value: {', '.join(unsaved)}"
+    elif unused:
+        detail = f"saved values without a variable: {', '.join(unused)}"
+    else:
+        detail = text.splitlines()[0]
+    return CheckpointMismatchError(
+        f"{path} does not hold the state of this model ({detail}). It was written by another "
+        f"model, or by another version of kdtfrs whose method keeps other variables. Finish "
+        f"that run with the code that started it, or start over: pass --overwrite (without "
+        f"--resume), or remove {directory}.")
 
 
 class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
@@ -159,7 +182,11 @@ class TrainingCheckpoint(keras.callbacks.Callback):
         model.optimizer.build(model.trainable_variables)
         status = tf.train.Checkpoint(model=model, optimizer=model.optimizer).read(
             str(path / _STATE))
-        status.assert_existing_objects_matched()
+        try:
+            status.assert_consumed()
+        except AssertionError as error:
+            status.expect_partial()  # the error says it all: no warning when status goes
+            raise _mismatch(path, self.directory, error) from None
         saved = json.loads((path / _CALLBACKS).read_text())
         with np.load(path / _ARRAYS, allow_pickle=False) as arrays:
             arrays = dict(arrays)

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from kdtfrs._keras import keras
+from kdtfrs._keras import keras, tf
 from kdtfrs.data import make_synthetic, split_random
 from kdtfrs.fitting import FitConfig, fit_model, history_summary
 from kdtfrs.models import BPRMF
-from kdtfrs.resumable import ResumableEarlyStopping, TrainingCheckpoint
+from kdtfrs.resumable import CheckpointMismatchError, ResumableEarlyStopping, TrainingCheckpoint
 from kdtfrs.run_guards import RunInterrupted
 
 
@@ -91,6 +91,33 @@ def test_a_fit_interrupted_after_it_stopped_early_does_not_train_on(split, tmp_p
         train(split, STOPPING, tmp_path, callbacks=[Interrupt(epoch=last)])
     model, history = train(split, STOPPING, tmp_path)
     assert_same_run(model, history, reference)
+
+
+class BPRMFWithState(BPRMF):
+    """BPR-MF with one more variable, as a later version of a method may keep."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.places = tf.Variable(tf.zeros([3], tf.int32), trainable=False, name="places")
+
+
+@pytest.mark.parametrize("written_by, resumed_by", [(BPRMF, BPRMFWithState),
+                                                    (BPRMFWithState, BPRMF)])
+def test_a_checkpoint_of_another_model_is_refused_and_kept(split, tmp_path, written_by,
+                                                            resumed_by):
+    config = FitConfig(epochs=4, batch_size=64, learning_rate=0.02, patience=10)
+    model = written_by(split.num_users, split.num_items, 4, seed=0)
+    with pytest.raises(RunInterrupted):
+        fit_model(model, model, split, config, tmp_path, verbose=0,
+                  callbacks=[Interrupt(epoch=1)])
+    saved = sorted(path.name for path in tmp_path.rglob("*"))
+    model = resumed_by(split.num_users, split.num_items, 4, seed=0)
+    with pytest.raises(CheckpointMismatchError, match="epoch-00002 does not hold the state of "
+                       r"this model.*--overwrite \(without --resume\)") as error:
+        fit_model(model, model, split, config, tmp_path, verbose=0)
+    assert ("variables without a saved value: places" if resumed_by is BPRMFWithState
+            else "saved values without a variable: model.places") in str(error.value)
+    assert sorted(path.name for path in tmp_path.rglob("*")) == saved
 
 
 def test_an_interruption_leaves_the_best_weights_in_the_model(split, tmp_path):
