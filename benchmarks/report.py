@@ -1101,6 +1101,26 @@ def record_table(title, description, columns, rows):
                     *("| " + " | ".join(row) + " |" for row in rows), ""]
 
 
+def bd_refresh_section(records):
+    """BD's refresh of its sampling pools (benchmarks/bd_refresh.py)."""
+    rows = [[r["dataset"], f"{r['users']:,} x {r['items']:,}",
+             f"{r['teacher_dim']} / {r['student_dim']}", r["measure"],
+             str(r.get("block_users", "")),
+             f"{r['ms']:.1f}" if "ms" in r else "", f"{r['seconds']:.2f}" if "seconds" in r else ""]
+            for r in records]
+    return record_table(
+        "BD's refresh of its sampling pools",
+        "Command: `python benchmarks/bd_refresh.py`; Gowalla: `--dataset gowalla --teacher-dim "
+        "300` (the training interactions, random embeddings of the teacher's and student's "
+        "widths, BD's default pool size and scales). `block`: one block of users as the "
+        "refresh makes them, each phase for both models or both learners, fastest of 3; "
+        "`ranks by argsort` is the way before 2026-12-07's eighteenth session, `ranks` "
+        "`ranks_of`'s sort of packed keys. `refresh`: every user once, the blocks on one "
+        "thread and split over the machine's cores.",
+        ["dataset", "users x items", "teacher / student dim", "measure", "block users",
+         "ms", "s"], rows)
+
+
 def epoch_boundary_section(records):
     """The pause between two Keras epochs, with tf.data's autotuning on and off."""
     return record_table(
@@ -1473,6 +1493,7 @@ def main():
     lines += step_profile_section(load("step_profile"))
     lines += kernel_floor_section(load("kernel_floor"))
     lines += long_top_k_section(load("long_top_k"))
+    lines += bd_refresh_section(load("bd_refresh"))
     lines += epoch_boundary_section(load("epoch_boundary"))
     lines += input_pipeline_section(load("input_pipeline"))
     lines += serving_section(load("serving"))

@@ -119,7 +119,7 @@ def candidate_keys(block, thresholds, column_bits):
     row_ends = np.searchsorted(positions, np.arange(1, num_rows + 1) * num_columns)
     counts = np.diff(row_ends, prepend=0)
     rows = np.repeat(np.arange(num_rows, dtype=np.int64), counts)
-    keys = _descending_bits(block.ravel().take(positions)) << column_bits
+    keys = descending_bits(block.ravel().take(positions)) << column_bits
     keys |= rows << (SCORE_BITS + column_bits)
     keys |= positions - rows * num_columns
     return keys, row_ends - counts
@@ -132,7 +132,7 @@ def decoded_top(sorted_keys, starts, k, column_bits):
     return _scores_of_bits((top >> column_bits) & 0xFFFFFFFF), indices
 
 
-def _descending_bits(values):
+def descending_bits(values):
     """int64: 32-bit codes whose integer order is the float order reversed (best first).
 
     A float's bits order non-negative floats as integers; a negative float's are inverted
@@ -144,6 +144,6 @@ def _descending_bits(values):
 
 
 def _scores_of_bits(codes):
-    """float32: the scores that ``_descending_bits`` turned into ``codes``."""
+    """float32: the scores that ``descending_bits`` turned into ``codes``."""
     codes = codes.astype(np.uint32).view(np.int32)
     return np.where(codes < 0, codes, ~codes & np.int32(0x7FFFFFFF)).view(np.float32)

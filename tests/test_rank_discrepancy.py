@@ -61,6 +61,17 @@ def test_ranks_are_descending_positions():
     np.testing.assert_array_equal(ranks_of(scores), [[2, 3, 0, 1], [1, 0, 3, 2]])
 
 
+def test_equal_scores_rank_by_column_as_a_stable_sort_of_the_scores():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(-3, 4, size=(6, 50)).astype(np.float32)  # many ties
+    scores[0, :5] = [0.0, -0.0, -np.inf, np.inf, -0.0]
+    scores[1, ::7] = -np.inf
+    expected = np.empty(scores.shape, np.int32)
+    order = np.argsort(-(scores + np.float32(0)), axis=1, kind="stable")
+    np.put_along_axis(expected, order, np.arange(50, dtype=np.int32)[None], axis=1)
+    np.testing.assert_array_equal(ranks_of(scores), expected)
+
+
 def test_rows_are_drawn_with_their_probabilities():
     with np.errstate(divide="ignore"):
         log_weights = np.log(np.array([[0.0, 1.0, 3.0, 0.0, 4.0], [2.0, 0.0, 0.0, 0.0, 2.0],
@@ -109,6 +120,15 @@ def test_pools_repeat_per_seed_and_not_across_seeds(train):
     for a, b, c in zip(first, again, other):
         np.testing.assert_array_equal(a, b)
         assert (a != c).any()
+
+
+def test_pools_do_not_depend_on_the_threads(train):
+    teacher, student = embeddings(1), embeddings(2)
+    alone, split = (rank_discrepancy_pools(teacher, student, train, 50, 0.3, 0.4, seed=(1, 2),
+                                           block_entries=NUM_ITEMS, workers=workers)
+                    for workers in (1, 3))
+    for a, b in zip(alone, split):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_a_student_that_agrees_with_the_teacher_draws_uniformly(train):
