@@ -16,7 +16,9 @@ The teacher's scores of the B x N items of a step, which the pointwise methods (
 compute at every step: B x N rows of the d_T-wide teacher gathered (``--rows-per-example
 50`` is MSE's and BCE's N), at once and as ``kdtfrs.gathered_scores`` scores them, a chunk of
 rows at a time; likewise the student's scores of B x N items (``scores at once``, ``scores in
-row chunks``). And the floor under DE and PCKD (benchmarks/distill.py's feature
+row chunks``). What a dense read of a d_T-wide variable costs once a gather has touched it
+(TensorFlow then copies the whole table at every such read), against ``gathered_scores`` on
+two such variables, which reads rows only. And the floor under DE and PCKD (benchmarks/distill.py's feature
 rows): their ``ExpertProjector`` on the 3B entities of a step (users, positive and negative
 items), E experts d_S -> (d_S + d_T)/2 -> d_T, forward and with the gradient of its weights; it does
 ``3B · E · (d_S h + h d_T)`` multiply-adds forward, about twice that again backward.
@@ -138,6 +140,28 @@ def student_score_kernels(table_rows, batch, count, dim):
             "scores in row chunks": tf.function(in_chunks)}
 
 
+def variable_read_kernels(table_rows, batch, count, teacher_dim):
+    """{name: a function of no argument}: reads of d_T-wide variables after a ``tf.gather`` of
+    them (as a training step's lookups and sparse updates leave its tables), which puts them in
+    TensorFlow's copy-on-read mode: a dense read then copies the whole table. Read whole, and
+    scored by ``gathered_scores`` for B x N items, which reads their rows only."""
+    user_table = tf.Variable(tf.random.normal([table_rows, teacher_dim]))
+    item_table = tf.Variable(tf.random.normal([table_rows, teacher_dim]))
+    for table in (user_table, item_table):
+        tf.gather(table, [0])  # a ResourceGather: copy-on-read mode from here on
+    users = tf.random.uniform([batch], 0, table_rows, tf.int32)
+    items = tf.random.uniform([batch, count], 0, table_rows, tf.int32)
+
+    def dense_read():
+        return tf.convert_to_tensor(item_table)[0]
+
+    def scores():
+        return gathered_scores(user_table, item_table, users, items)
+
+    return {f"dense read of a gathered variable (d_T={teacher_dim})": tf.function(dense_read),
+            f"scores of variables (d_T={teacher_dim})": tf.function(scores)}
+
+
 def projector_kernels(entities, student_dim, teacher_dim, experts):
     """{name: a function of no argument}: DE's projector on ``entities`` vectors, forward and
     with the gradient of its weights (the student's vectors are inputs here)."""
@@ -198,6 +222,8 @@ def main(argv=None):
                 **teacher_score_kernels(args.items, args.batch, args.rows_per_example,
                                         args.teacher_dim),
                 **student_score_kernels(args.items, args.batch, args.rows_per_example, args.dim),
+                **variable_read_kernels(args.items, args.batch, args.rows_per_example,
+                                        args.teacher_dim),
                 **projector_kernels(3 * args.batch, args.dim, args.teacher_dim, args.experts),
                 **sampling_kernels(args.batch, args.list_length, args.draws)}
     if args.only:

@@ -75,6 +75,12 @@ def gathered_scores(user_table, item_table, users, items):
     item rows' as ``tf.IndexedSlices`` of the unique items touched, each the sum of its
     ``ds[b, n] · u_b`` (a ``tf.sparse.sparse_dense_matmul``; not XLA-compilable).
 
+    Only rows are read from the tables: the users' and the unique items' (``tf.gather``, whose
+    gradients carry the rows' on to the tables). A table never enters the custom gradient
+    whole, since a dense read of a variable that a gather or a sparse update has touched
+    copies all of it (TensorFlow's copy-on-read mode for such variables): 85 MB a call for
+    Gowalla's 300-d teacher (benchmarks/kernel_floor.py, ``scores of variables``).
+
     Args:
       user_table: float32 [U, d] (a variable or a tensor).
       item_table: float32 [I, d].
@@ -83,53 +89,53 @@ def gathered_scores(user_table, item_table, users, items):
     """
     users = tf.convert_to_tensor(users, tf.int32)
     items = tf.convert_to_tensor(items, tf.int32)
+    ids, places = touched_items(items, tf.shape(item_table, out_type=tf.int32)[0])
+    chunked = is_large(items, item_table)
+    width = tf.size(items[:1]) * tf.shape(item_table)[1]  # N x d gathered floats a row
+
+    def in_chunks_if_large(score_rows, row_shape, *tensors):
+        if isinstance(chunked, bool):
+            return (in_row_chunks(score_rows, row_shape, width, *tensors) if chunked
+                    else score_rows(*tensors))
+        return tf.cond(chunked,
+                       lambda: in_row_chunks(score_rows, row_shape, width, *tensors),
+                       lambda: score_rows(*tensors))
 
     @tf.custom_gradient
-    def scores(user_table, item_table):
-        user_rows = tf.gather(user_table, users)
-        width = tf.size(items[:1]) * tf.shape(item_table)[1]  # N x d gathered floats a row
-
-        chunked = is_large(items, item_table)
-
-        def in_chunks_if_large(score_rows, row_shape, *tensors):
-            if isinstance(chunked, bool):
-                return (in_row_chunks(score_rows, row_shape, width, *tensors) if chunked
-                        else score_rows(*tensors))
-            return tf.cond(chunked,
-                           lambda: in_row_chunks(score_rows, row_shape, width, *tensors),
-                           lambda: score_rows(*tensors))
-
+    def scores(user_rows, item_rows):
         def gradient(upstream):
             rows_gradient = in_chunks_if_large(
-                lambda i, g: tf.linalg.matvec(tf.gather(item_table, i), g, transpose_a=True),
-                tf.shape(user_rows)[1:], items, upstream)
+                lambda i, g: tf.linalg.matvec(tf.gather(item_rows, i), g, transpose_a=True),
+                tf.shape(user_rows)[1:], places, upstream)
             rows_gradient.set_shape(user_rows.shape)
-            user_gradient = tf.IndexedSlices(rows_gradient, users,
-                                             tf.shape(user_table, out_type=tf.int32))
-            return user_gradient, item_gradient(upstream, user_rows, items, item_table)
+            return rows_gradient, summed_by_item(upstream, user_rows, places, tf.size(ids))
 
         forward = in_chunks_if_large(
-            lambda i, u: tf.linalg.matvec(tf.gather(item_table, i), u),
-            tf.shape(items)[1:], items, user_rows)
+            lambda i, u: tf.linalg.matvec(tf.gather(item_rows, i), u),
+            tf.shape(items)[1:], places, user_rows)
         forward.set_shape(items.shape)
         return forward, gradient
 
-    return scores(user_table, item_table)
+    return scores(tf.gather(user_table, users), tf.gather(item_table, ids))
 
 
-def item_gradient(upstream, user_rows, items, item_table):
-    """``tf.IndexedSlices``: ``Σ_{(b,n): items[b,n]=i} upstream[b, n] · user_rows[b]`` for each
-    item ``i`` in ``items`` (its unique ids, in increasing order)."""
-    num_items = tf.shape(item_table, out_type=tf.int32)[0]
+def touched_items(items, num_items):
+    """(ids int32 [T], places int32 like ``items``): the unique items of ``items`` in
+    increasing order, and each entry's place among them."""
     flat = tf.reshape(items, [-1])
     touched = tf.math.bincount(flat, minlength=num_items, maxlength=num_items) > 0
     ids = tf.cast(tf.where(touched)[:, 0], tf.int32)
     place = tf.cumsum(tf.cast(touched, tf.int32)) - 1  # an item's row among the touched
-    batch = tf.shape(items)[0]
-    columns = tf.repeat(tf.range(batch), tf.shape(items)[1])
+    return ids, tf.reshape(tf.gather(place, flat), tf.shape(items))
+
+
+def summed_by_item(upstream, user_rows, places, num_touched):
+    """float32 [T, d]: ``Σ_{(b,n): places[b,n]=t} upstream[b, n] · user_rows[b]`` for each
+    touched item t, as one sparse-dense product."""
+    batch = tf.shape(places)[0]
+    columns = tf.repeat(tf.range(batch), tf.shape(places)[1])
     product = tf.SparseTensor(
-        tf.cast(tf.stack([tf.gather(place, flat), columns], axis=1), tf.int64),
+        tf.cast(tf.stack([tf.reshape(places, [-1]), columns], axis=1), tf.int64),
         tf.reshape(upstream, [-1]),
-        tf.cast(tf.stack([tf.size(ids), batch]), tf.int64))
-    return tf.IndexedSlices(tf.sparse.sparse_dense_matmul(product, user_rows), ids,
-                            tf.shape(item_table, out_type=tf.int32))
+        tf.cast(tf.stack([num_touched, batch]), tf.int64))
+    return tf.sparse.sparse_dense_matmul(product, user_rows)

@@ -26,7 +26,7 @@ def test_scores_are_timed_at_once_and_in_row_chunks(tmp_path):
     names = {r["kernel"] for r in json.loads(results.read_text())}
     assert names == {"teacher_scores (d_T=6)", "teacher_scores (d_T=6) (XLA)",
                      "teacher_scores (d_T=6) in row chunks", "scores at once",
-                     "scores in row chunks"}
+                     "scores in row chunks", "scores of variables (d_T=6)"}
 
 
 def test_list_math_is_timed_both_ways(tmp_path):
@@ -35,3 +35,10 @@ def test_list_math_is_timed_both_ways(tmp_path):
     names = {r["kernel"] for r in json.loads(results.read_text())}
     assert names == {"cumsum", "cumsum in blocks", "teacher order, sorted and gathered",
                      "teacher order, kept as listed"}
+
+
+def test_reads_of_gathered_variables_are_timed_whole_and_by_rows(tmp_path):
+    results = tmp_path / "kernels.json"
+    kernel_floor.main(SMALL + ["--only", "variable", "--results", str(results)])
+    names = {r["kernel"] for r in json.loads(results.read_text())}
+    assert names == {"dense read of a gathered variable (d_T=6)", "scores of variables (d_T=6)"}
