@@ -1017,6 +1017,8 @@ def step_cost_section(records):
         evaluation = evaluations.get(r["dataset"])
         if r["method"] == "scratch" and evaluation is not None:
             refresh = f"evaluation {evaluation:.2f}"
+        elif r["refresh_seconds"] is None:
+            refresh = "–"
         elif r["refresh_seconds"] and evaluation:
             refresh = f"{r['refresh_seconds']:.2f} ({r['refresh_seconds'] / evaluation:.1f}x)"
         else:
@@ -1099,6 +1101,33 @@ def record_table(title, description, columns, rows):
         return lines + ["No record yet.", ""]
     return lines + ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
                     *("| " + " | ".join(row) + " |" for row in rows), ""]
+
+
+def bd_step_section(records):
+    """BD's step against the steps of its two models alone (step_cost.py --bd)."""
+    by_dataset = {}
+    for r in records:
+        by_dataset.setdefault(r["dataset"], {})[r["method"]] = r
+    rows = []
+    for dataset, runs in by_dataset.items():
+        if not {"scratch", "teacher step", "bd"} <= set(runs):
+            continue
+        alone = runs["scratch"]["step_ms"] + runs["teacher step"]["step_ms"]
+        r = runs["bd"]
+        rows.append([dataset, str(r["batch_size"]), f"{r['teacher_dim']} / {r['student_dim']}",
+                     f"{runs['scratch']['step_ms']:.1f}", f"{runs['teacher step']['step_ms']:.1f}",
+                     f"{r['step_ms']:.1f}", f"{r['step_ms'] / alone:.2f}"])
+    return record_table(
+        "BD's step against its two models' steps",
+        "Command: `python benchmarks/step_cost.py --methods kd --bd --results "
+        "benchmarks/results/step_cost-bd.json`; Gowalla: `--dataset gowalla --teacher-dim 300 "
+        "--batch-size 4096` (as the table \"Cost of one training step\": one fixed batch, "
+        "compiled steps, fastest of 5 rounds). `student alone`: the 20-d student's BPR step; "
+        "`teacher alone`: a trainable teacher's; `bd`: BD's step, both models with both "
+        "terms and two LazyAdam updates, its pools filled with random items (its refresh: the "
+        "table \"BD's refresh of its sampling pools\").",
+        ["dataset", "batch", "teacher / student dim", "student alone ms", "teacher alone ms",
+         "bd ms", "bd / (teacher + student)"], rows)
 
 
 def bd_refresh_section(records):
@@ -1493,6 +1522,7 @@ def main():
     lines += step_profile_section(load("step_profile"))
     lines += kernel_floor_section(load("kernel_floor"))
     lines += long_top_k_section(load("long_top_k"))
+    lines += bd_step_section(load("step_cost-bd"))
     lines += bd_refresh_section(load("bd_refresh"))
     lines += epoch_boundary_section(load("epoch_boundary"))
     lines += input_pipeline_section(load("input_pipeline"))

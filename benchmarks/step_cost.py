@@ -2,6 +2,7 @@
 
     python benchmarks/step_cost.py --touch 2 8 50 150 300 # CiteULike-t, batch 2048
     python benchmarks/step_cost.py --dataset synthetic --teacher-dim 64 --student-dim 8
+    python benchmarks/step_cost.py --methods kd --bd     # BD's step against its two models'
 
 Isolates the per-step cost from the epoch times of ``benchmarks/distill.py`` (which also hold
 evaluation, the input pipeline and whatever else the machine runs): one fixed batch, the
@@ -36,6 +37,7 @@ from benchmarks.distill import SETTINGS  # noqa: E402
 from benchmarks.records import ResultsFile  # noqa: E402
 from kdtfrs import method_ids, tasks  # noqa: E402
 from kdtfrs._keras import tf  # noqa: E402
+from kdtfrs.bidirectional import BidirectionalDistiller  # noqa: E402
 from kdtfrs.data import bpr_triples, load_dataset  # noqa: E402
 from kdtfrs.embeddings import Embeddings  # noqa: E402
 from kdtfrs.evaluation import evaluate  # noqa: E402
@@ -90,6 +92,28 @@ def touch_items(num_items, batch_size, count):
     return Touch()
 
 
+def bd_steps(split, batch, teacher_dim, student_dim, params):
+    """(the teacher's BPR step alone, BD's step): compiled steps of a trainable ``teacher_dim``
+    BPR-MF teacher, and of ``BidirectionalDistiller`` training it and a student together (both
+    base losses and both BCE terms, two LazyAdam updates), its pools filled with random items
+    and its epoch past the warm-up."""
+    user = {"user": tf.constant([0]), "item": tf.constant([0])}
+    teacher = BPRMF(split.num_users, split.num_items, teacher_dim, seed=0)
+    teacher(user)
+    teacher_step = training_step(teacher, LazyAdam(1e-3), batch)
+    models = [BPRMF(split.num_users, split.num_items, dim, seed=seed)
+              for dim, seed in ((teacher_dim, 0), (student_dim, 1))]
+    for model in models:
+        model(user)
+    distiller = BidirectionalDistiller(*models, split.train, **params)
+    distiller.compile(LazyAdam(1e-3))
+    for pool in (distiller.teacher_pool, distiller.student_pool):
+        pool.assign(tf.random.stateless_uniform(pool.shape, [5, 6], 0, split.num_items,
+                                                tf.int32))
+    distiller.epoch.assign(distiller.warmup_epochs)
+    return teacher_step, tf.function(lambda: distiller.train_step(batch))
+
+
 def main(argv=None):
     parser = benchmark_parser(__doc__, "step_cost.json", trains=False, skips=False)
     parser.add_argument("--dataset", default="citeulike-t")
@@ -102,6 +126,9 @@ def main(argv=None):
                         help="ranking methods (the feature methods: step_profile.py)")
     parser.add_argument("--touch", nargs="*", type=int, default=[], metavar="N",
                         help="also time the gather/scatter floor of N items per example")
+    parser.add_argument("--bd", action="store_true",
+                        help="also time BD's step and the trainable teacher's step alone (its "
+                             "refresh: benchmarks/bd_refresh.py)")
     args = parser.parse_args(argv)
 
     params = SETTINGS.get(args.dataset, {}).get("params", {})
@@ -146,6 +173,16 @@ def main(argv=None):
                      "refresh_seconds": 0.0})
         print(f"touch-{count}: {step_ms:.1f} ms per step ({step_ms / scratch_ms:.1f}x scratch)",
               flush=True)
+    if args.bd:
+        steps = bd_steps(split, batch, args.teacher_dim, args.student_dim,
+                         SETTINGS.get(args.dataset, {}).get("bd", {}))
+        for name, step in zip(("teacher step", "bd"), steps):
+            step_ms = milliseconds_per_call(step, args.repeats)
+            results.add({**common, "method": name, "step_ms": round(step_ms, 2),
+                         "x_scratch": round(step_ms / scratch_ms, 2), "prepare_seconds": 0.0,
+                         "refresh_seconds": None})
+            print(f"{name}: {step_ms:.1f} ms per step ({step_ms / scratch_ms:.1f}x scratch)",
+                  flush=True)
 
 
 if __name__ == "__main__":

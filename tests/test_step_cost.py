@@ -17,3 +17,15 @@ def test_methods_run_with_distill_s_settings_for_the_dataset(tmp_path, monkeypat
     assert (records["rrd"]["draw_every"], records["kd"]["draw_every"]) == ("epoch", "step")
     table = "\n".join(report.step_cost_section(list(records.values())))
     assert "| rrd, drawn per epoch |" in table and "| kd |" in table
+
+
+def test_bd_is_timed_beside_its_trainable_teacher_s_step(tmp_path):
+    results = tmp_path / "step_cost.json"
+    step_cost.main(["--dataset", "synthetic", "--batch-size", "256", "--teacher-dim", "32",
+                    "--student-dim", "8", "--repeats", "1", "--methods", "kd", "--bd",
+                    "--results", str(results)])
+    records = {r["method"]: r for r in json.loads(results.read_text())}
+    assert set(records) == {"scratch", "kd", "teacher step", "bd"}
+    assert records["bd"]["step_ms"] > 0 and records["bd"]["refresh_seconds"] is None
+    table = "\n".join(report.bd_step_section(list(records.values())))
+    assert "| synthetic | 256 | 32 / 8 |" in table
