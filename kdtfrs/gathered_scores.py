@@ -75,11 +75,13 @@ def gathered_scores(user_table, item_table, users, items):
     item rows' as ``tf.IndexedSlices`` of the unique items touched, each the sum of its
     ``ds[b, n] · u_b`` (a ``tf.sparse.sparse_dense_matmul``; not XLA-compilable).
 
-    Only rows are read from the tables: the users' and the unique items' (``tf.gather``, whose
-    gradients carry the rows' on to the tables). A table never enters the custom gradient
-    whole, since a dense read of a variable that a gather or a sparse update has touched
-    copies all of it (TensorFlow's copy-on-read mode for such variables): 85 MB a call for
-    Gowalla's 300-d teacher (benchmarks/kernel_floor.py, ``scores of variables``).
+    A variable table is read by rows only: the users' and the unique items' rows are gathered
+    first (``tf.gather``, whose gradients carry the rows' on to the variables), since a dense
+    read of a variable that a gather or a sparse update has touched copies all of it
+    (TensorFlow's copy-on-read mode for such variables): 85 MB a call for Gowalla's 300-d
+    teacher when BD trains it (benchmarks/kernel_floor.py, ``dense read of a gathered
+    variable``). A tensor table (a frozen teacher's, a LightGCN's propagated one) is gathered
+    from directly: copying its touched rows first would cost a 400-d teacher's MSE step 40 MB.
 
     Args:
       user_table: float32 [U, d] (a variable or a tensor).
@@ -89,9 +91,28 @@ def gathered_scores(user_table, item_table, users, items):
     """
     users = tf.convert_to_tensor(users, tf.int32)
     items = tf.convert_to_tensor(items, tf.int32)
-    ids, places = touched_items(items, tf.shape(item_table, out_type=tf.int32)[0])
-    chunked = is_large(items, item_table)
-    width = tf.size(items[:1]) * tf.shape(item_table)[1]  # N x d gathered floats a row
+    user_rows = tf.gather(user_table, users)
+    num_items = tf.shape(item_table, out_type=tf.int32)[0]
+    if isinstance(item_table, tf.Variable):
+        ids, places = touched_items(items, num_items)
+        return _scores(user_rows, tf.gather(item_table, ids), places,
+                       lambda upstream, rows: summed_by_item(upstream, rows, places,
+                                                             tf.size(ids)),
+                       is_large(items, item_table))
+
+    def table_gradient(upstream, user_rows):
+        ids, places = touched_items(items, num_items)
+        return tf.IndexedSlices(summed_by_item(upstream, user_rows, places, tf.size(ids)), ids,
+                                tf.shape(item_table, out_type=tf.int32))
+
+    return _scores(user_rows, item_table, items, table_gradient, is_large(items, item_table))
+
+
+def _scores(user_rows, item_rows, places, item_gradient, chunked):
+    """float32 [B, N]: ``<user_rows[b], item_rows[places[b, n]]>``, with the custom gradient
+    of ``gathered_scores``: ``item_gradient(upstream, user_rows)`` gives ``item_rows``' (for
+    rows gathered per unique item, ``summed_by_item``'s [T, d] itself)."""
+    width = tf.size(places[:1]) * tf.shape(item_rows)[1]  # N x d gathered floats a row
 
     def in_chunks_if_large(score_rows, row_shape, *tensors):
         if isinstance(chunked, bool):
@@ -108,15 +129,15 @@ def gathered_scores(user_table, item_table, users, items):
                 lambda i, g: tf.linalg.matvec(tf.gather(item_rows, i), g, transpose_a=True),
                 tf.shape(user_rows)[1:], places, upstream)
             rows_gradient.set_shape(user_rows.shape)
-            return rows_gradient, summed_by_item(upstream, user_rows, places, tf.size(ids))
+            return rows_gradient, item_gradient(upstream, user_rows)
 
         forward = in_chunks_if_large(
             lambda i, u: tf.linalg.matvec(tf.gather(item_rows, i), u),
-            tf.shape(items)[1:], places, user_rows)
-        forward.set_shape(items.shape)
+            tf.shape(places)[1:], places, user_rows)
+        forward.set_shape(places.shape)
         return forward, gradient
 
-    return scores(tf.gather(user_table, users), tf.gather(item_table, ids))
+    return scores(user_rows, item_rows)
 
 
 def touched_items(items, num_items):

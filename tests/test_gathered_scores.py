@@ -133,3 +133,24 @@ def test_a_batch_of_unknown_size_chooses_chunks_at_run_time(case, chunked_above,
     np.testing.assert_allclose(loss, reference_loss, rtol=1e-6)
     for got, expected in zip(gradients, reference):
         np.testing.assert_allclose(got, tf.convert_to_tensor(expected), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("compile_", [False, True])
+def test_tensor_tables_give_the_same_scores_and_gradients(case, compile_):
+    users, items, user_table, item_table, weights = case
+    tensors = (tf.constant(user_table.numpy()), tf.constant(item_table.numpy()))
+
+    def run(score):
+        with tf.GradientTape() as tape:
+            tape.watch(tensors)
+            loss = tf.reduce_sum(weights * score(*tensors, users, items))
+        return loss, tape.gradient(loss, tensors)
+
+    loss, gradients = (tf.function(run) if compile_ else run)(gathered_scores)
+    reference_loss, reference = run(plain)
+    np.testing.assert_allclose(loss, reference_loss, rtol=1e-6)
+    assert isinstance(gradients[1], tf.IndexedSlices)
+    np.testing.assert_array_equal(gradients[1].indices, np.unique(items.numpy()))
+    for got, expected in zip(gradients, reference):
+        np.testing.assert_allclose(tf.convert_to_tensor(got), tf.convert_to_tensor(expected),
+                                   rtol=1e-5, atol=1e-6)
