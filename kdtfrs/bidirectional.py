@@ -177,7 +177,9 @@ class BidirectionalDistiller(tfrs.models.Model):
         """One optimizer step of ``learner`` on its base loss plus ``weight`` x its BCE toward
         ``guide`` on ``items``; returns (base loss, weighted BCE term), replica-averaged."""
         users = features["user"]
-        targets = tf.stop_gradient(Embeddings.of(guide).score(users, items))
+        # the guide's scores need no gradient: a plain gather, without gathered_scores' work
+        guide_view = Embeddings.from_tables(*guide.embeddings(), product_gradient=False)
+        targets = tf.stop_gradient(guide_view.score(users, items))
         variables = learner.trainable_variables
         with tf.GradientTape() as tape:
             tables = learner.embeddings(training=True)
