@@ -81,7 +81,8 @@ def gathered_scores(user_table, item_table, users, items):
     (TensorFlow's copy-on-read mode for such variables): 85 MB a call for Gowalla's 300-d
     teacher when BD trains it (benchmarks/kernel_floor.py, ``dense read of a gathered
     variable``). A tensor table (a frozen teacher's, a LightGCN's propagated one) is gathered
-    from directly: copying its touched rows first would cost a 400-d teacher's MSE step 40 MB.
+    from directly: gathering its touched rows first would copy 40 MB a step for MSE's 400-d
+    teacher on CiteULike-t.
 
     Args:
       user_table: float32 [U, d] (a variable or a tensor).

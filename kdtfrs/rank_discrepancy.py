@@ -16,11 +16,11 @@ The ranks are exact and are recomputed only at a refresh (every few epochs), in 
 users: scores of both models by one matmul per block, the block's training items set to −∞
 (so ranks run over the non-training items only; the notebook multiplies training scores by 0,
 which puts them mid-ranking and lets them be drawn), a vectorised sort per row, the blocks
-split over the machine's cores. Each user
-then gets a *pool* of ``pool_size`` items per learner, drawn with replacement from its exact
-distribution; a training step draws a row's items uniformly from its user's pool
-(``kdtfrs.samplers.draw_from_pools``). Memory: the block's ``[users, items]`` arrays and the two
-``[num_users, pool_size]`` pools; no ``|U| x |I|`` matrix exists at any time.
+split over the machine's cores. Each user then gets a *pool* of ``pool_size`` items per
+learner, drawn with replacement from its exact distribution; a training step draws a row's
+items uniformly from its user's pool (``kdtfrs.samplers.draw_from_pools``). Memory: a
+block's ``[users, items]`` arrays per thread and the two ``[num_users, pool_size]`` pools;
+no ``|U| x |I|`` matrix exists at any time.
 """
 
 from __future__ import annotations
