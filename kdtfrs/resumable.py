@@ -240,4 +240,5 @@ class TrainingCheckpoint(keras.callbacks.Callback):
                 shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["ResumableEarlyStopping", "ResumableHistory", "TrainingCheckpoint"]
+__all__ = ["CheckpointMismatchError", "ResumableEarlyStopping", "ResumableHistory",
+           "TrainingCheckpoint"]
