@@ -131,29 +131,6 @@ def test_pools_do_not_depend_on_the_threads(train):
         np.testing.assert_array_equal(a, b)
 
 
-def test_an_error_in_one_block_stops_the_blocks_not_yet_started(monkeypatch):
-    import kdtfrs.rank_discrepancy as module
-
-    calls = []
-
-    def failing_draws(log_weights, count, rng):
-        calls.append(len(log_weights))
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(module.samplers, "draw_rows", failing_draws)
-    rng = np.random.default_rng(0)
-    users = 64
-    models = [Embeddings.from_tables(tf.constant(rng.normal(size=(users, DIM)), tf.float32),
-                                     tf.constant(rng.normal(size=(NUM_ITEMS, DIM)), tf.float32))
-              for _ in range(2)]
-    train = InteractionMatrix.from_pairs(np.arange(users), np.arange(users) % NUM_ITEMS, users,
-                                         NUM_ITEMS)
-    with pytest.raises(KeyboardInterrupt):
-        rank_discrepancy_pools(*models, train, 5, 0.3, 0.4, seed=(1, 2),
-                               block_entries=NUM_ITEMS, workers=2)
-    assert len(calls) < 16  # of 64 blocks, one user each: only those started before the error
-
-
 def test_a_student_that_agrees_with_the_teacher_draws_uniformly(train):
     same = embeddings(1)
     _, student_pool = rank_discrepancy_pools(same, same, train, 20000, 0.3, 0.4, seed=(0, 0))
