@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -56,17 +55,13 @@ def test_train_distill_evaluate(csv_path, tmp_path, capsys):
 
 
 def test_help_answers_without_starting_tensorflow():
-    code = ("import sys, time; start = time.perf_counter(); from kdtfrs import cli; "
-            "text = cli.build_parser().format_help(); "
-            "print('tensorflow' in sys.modules, time.perf_counter() - start)")
+    code = ("import sys; from kdtfrs import cli; cli.build_parser().format_help(); "
+            "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
-    imported, _ = out.stdout.split()
-    assert imported == "False" and out.stderr == ""
-    start = time.perf_counter()
+    assert out.stdout.split() == ["False"] and out.stderr == ""
     script = [os.path.join(os.path.dirname(sys.executable), "kdtfrs"), "--help"]
     shown = subprocess.run(script, capture_output=True, text=True, check=True)
-    assert time.perf_counter() - start < 5  # about 0.5 s; generous for a loaded CI machine
     assert shown.stderr == "" and "distill" in shown.stdout
 
 
