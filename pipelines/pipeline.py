@@ -28,7 +28,6 @@ SCHEMA_FILE = pathlib.Path(__file__).resolve().with_name("schema") / "schema.pbt
 DATA_FORMATS = ("csv", "tfrecord")
 BACKBONE_RUN_FN = "pipelines.backbone_trainer.run_fn"
 DISTILLATION_RUN_FN = "pipelines.distillation_trainer.run_fn"
-TRAINER_IDS = ("TeacherTrainer", "ScratchTrainer", "StudentTrainer")
 
 
 def split_input_config() -> tfx.proto.Input:

@@ -66,14 +66,13 @@ def status(text: str) -> None:
 class ComponentProgress(logging.Handler):
     """Prints a line per component from TFX's log records; keeps the wall times."""
 
-    def __init__(self, node_ids, stream=None):
+    def __init__(self, node_ids):
         super().__init__(logging.INFO)
         self.position = {node: index + 1 for index, node in enumerate(node_ids)}
         self.seconds: dict[str, float] = {}
         self.cached: set[str] = set()
         self.current = None
         self._started = 0.0
-        self._stream = stream
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg == _RUNNING:
