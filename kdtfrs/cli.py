@@ -29,7 +29,6 @@ from kdtfrs.strategy import NAMES as STRATEGIES
 from kdtfrs.validation import check_number
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-COMMANDS = ("train", "distill", "tune", "evaluate", "demo", "pipeline", "export")
 
 
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
