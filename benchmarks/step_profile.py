@@ -21,7 +21,7 @@ timed for each method, each a prefix of the next one's work:
 
 Each phase is the difference of two consecutive timings; scratch is the BPR step alone.
 Tasks whose loss is not one ``targets -> scores -> loss`` chain (several terms, projectors)
-report sampling and scores as part of ``forward``. Every timing is the fastest of 5 rounds of
+and presets of several tasks (DE-RRD) report sampling and scores as part of ``forward``. Every timing is the fastest of 5 rounds of
 ``--repeats`` calls after a warm-up (``benchmarks.step_cost.milliseconds_per_call``); run it
 on a quiet machine. ``--optimizer`` and ``--jit`` (XLA for every function) show how much of a
 step the update and TensorFlow's own kernels set; ``--per-unique-user`` profiles the list
@@ -61,8 +61,8 @@ OPTIMIZERS = {"lazy_adam": LazyAdam, "adam": keras.optimizers.Adam}
 PER_UNIQUE_USER = ("rrd", "sld", "dcd", "blackd")
 #: The methods that take ``draw_every``: their targets read only the batch's users.
 DRAWING = ("mse", "bce", "rd", "cd", "rrd", "sld", "dcd", "rce_kd", "unkd")
-#: The methods built on DE's experts, which take ``expert_dtype``.
-EXPERT_METHODS = tuple(m for m, cls in tasks.METHODS.items() if issubclass(cls, DE))
+#: The methods built on DE's experts, which take ``expert_dtype``: DE's subclasses, and DE-RRD.
+EXPERT_METHODS = (*(m for m, cls in tasks.METHODS.items() if issubclass(cls, DE)), "de_rrd")
 
 
 def splits_into_chain(task) -> bool:
@@ -71,33 +71,39 @@ def splits_into_chain(task) -> bool:
             and type(task).per_row_loss is DistillationTask.per_row_loss)
 
 
-def phase_functions(student, optimizer, batch, task, jit):
-    """The five prefixes of one step (module docstring), as compiled functions of no argument."""
+def phase_functions(student, optimizer, batch, distillation, jit):
+    """The five prefixes of one step (module docstring), as compiled functions of no argument;
+    ``distillation`` is the method's list of tasks ([] for scratch)."""
     seed = tf.constant([1, 2], tf.int64)
     compile_ = tf.function(jit_compile=jit)
 
     def loss_value():
         tables = student.embeddings(training=True)
         loss = student.compute_loss(batch, training=True, embeddings=tables)
-        if task is not None:
+        if distillation:
             view = Embeddings.from_tables(*tables, product_gradient=not jit)
+        for task in distillation:
             # called as the Distiller calls it in fit: training=True (FitNet's dropout on)
             loss += task(batch, view, seed=seed, training=True)
         return loss
 
+    chain = distillation[0] if len(distillation) == 1 and splits_into_chain(
+        distillation[0]) else None
+
     def sampling():
-        items, labels = task.batch_targets(batch, seed)
+        items, labels = chain.batch_targets(batch, seed)
         return tf.reduce_sum(items), tf.reduce_sum(labels)
 
     def scores():
-        items, labels = task.batch_targets(batch, seed)
+        items, labels = chain.batch_targets(batch, seed)
         view = Embeddings.from_tables(*student.embeddings(training=True),
                                       product_gradient=not jit)
         student_scores = view.score(batch["user"], items)
         return tf.reduce_sum(student_scores), tf.reduce_sum(labels)  # labels: nothing pruned
 
     # The student's and the task's own (projectors, gates), as the Distiller trains them.
-    variables = student.trainable_variables + (list(task.trainable_variables) if task else [])
+    variables = student.trainable_variables + [
+        variable for task in distillation for variable in task.trainable_variables]
 
     # Both return the loss, as a training step does (it logs it): a term without gradient
     # (FTD's teacher Gram) would otherwise be pruned from the graph and go untimed.
@@ -115,16 +121,16 @@ def phase_functions(student, optimizer, batch, task, jit):
         return loss
 
     functions = {"forward": loss_value, "gradient": gradient, "update": step}
-    if task is not None and splits_into_chain(task):
+    if chain is not None:
         functions = {"sampling": sampling, "scores": scores, **functions}
     return {name: compile_(function) for name, function in functions.items()}
 
 
-def profile(student, optimizer, batch, task, jit, repeats):
+def profile(student, optimizer, batch, distillation, jit, repeats):
     """{phase: ms} for one method (module docstring); phases it cannot split are absent."""
     cumulative = {name: milliseconds_per_call(function, repeats)
-                  for name, function in phase_functions(student, optimizer, batch, task,
-                                                        jit).items()}
+                  for name, function in phase_functions(student, optimizer, batch,
+                                                        distillation, jit).items()}
     split, previous = {}, 0.0
     for phase in PHASES:
         if phase in cumulative:
@@ -142,8 +148,8 @@ def main(argv=None):
     parser.add_argument("--student-dim", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--methods", nargs="+", default=list(tasks.METHODS),
-                        choices=list(tasks.METHODS))
+    parser.add_argument("--methods", nargs="+", default=list(tasks.method_ids()),
+                        choices=list(tasks.method_ids()))
     parser.add_argument("--optimizer", default="lazy_adam", choices=sorted(OPTIMIZERS))
     parser.add_argument("--jit", action="store_true", help="compile every function with XLA")
     parser.add_argument("--per-unique-user", action="store_true",
@@ -189,18 +195,20 @@ def main(argv=None):
     print(f"{'method':<10}{'step ms':>9}{'x scratch':>10}  " + "".join(
         f"{phase:>10}" for phase in PHASES), flush=True)
     for method_id in ["scratch", *methods]:
-        task = None
+        distillation = []
         if method_id != "scratch":
             options = {"per_unique_user": True} if args.per_unique_user else {}
             if args.expert_dtype != "float32":
                 options["expert_dtype"] = args.expert_dtype
             if args.draw_every != "step":
                 options["draw_every"] = args.draw_every
-            task = tasks.get(method_id, **{**params.get(method_id, {}), **options})
-            task.prepare(signals, split.train, student)
-            task.refresh(Embeddings.frozen(student), 0)
+            distillation = tasks.build(method_id, **{**params.get(method_id, {}), **options})
+            for task in distillation:
+                task.prepare(signals, split.train, student)
+                task.refresh(Embeddings.frozen(student), 0)
         optimizer = OPTIMIZERS[args.optimizer](1e-3)
-        phases, step_ms = profile(student, optimizer, batch, task, args.jit, args.repeats)
+        phases, step_ms = profile(student, optimizer, batch, distillation, args.jit,
+                                  args.repeats)
         scratch_ms = scratch_ms or step_ms
         # scratch has no experts: its record is the float32 one whatever --expert-dtype says
         expert_dtype = args.expert_dtype if method_id in EXPERT_METHODS else "float32"
@@ -208,7 +216,7 @@ def main(argv=None):
         draw = {"draw_every": args.draw_every if method_id in DRAWING else "step"}
         if draw["draw_every"] == "epoch":
             draw["draw_s"] = round(seconds_of_second_call(
-                lambda: task.draw_all_users(1)), 3)
+                lambda: distillation[0].draw_all_users(1)), 3)
         results.add({**common, "method": method_id, "expert_dtype": expert_dtype, **draw,
                      "step_ms": round(step_ms, 2),
                      "x_scratch": round(step_ms / scratch_ms, 2),
