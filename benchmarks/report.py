@@ -142,14 +142,15 @@ def remaining_hours_line(missing, records, earlier=(), earlier_epochs=None,
     method's ``records`` (``run_hours``), else by a superseded table of the same dataset
     (``earlier``) at its s/epoch for ``earlier_epochs`` epochs, else by the method's step in
     ``profile`` (step_profile.py records at the dataset's sizes) x steps per epoch x
-    ``earlier_epochs``: a floor, without refreshes or the input pipeline. A BD scheme's
-    ``_teacher`` rows come from the scheme's own run and cost nothing apart.
+    ``earlier_epochs``: a floor, without refreshes or the input pipeline (HetComp's: its
+    student's alone, without its teachers' training). A BD scheme's ``_teacher`` rows come
+    from the scheme's own run and cost nothing apart.
     """
     def of(method, table):
         return [r for r in table if r["method"] == method]
 
     hours = {"run": 0.0, "earlier": 0.0, "profile": 0.0}
-    unknown = []
+    unknown, profiled = [], []
     for method, seeds in missing.items():
         if method.startswith("bd") and method.endswith("_teacher"):
             continue
@@ -160,6 +161,7 @@ def remaining_hours_line(missing, records, earlier=(), earlier_epochs=None,
                 [{**r, "epochs": earlier_epochs} for r in of(method, earlier)])
         elif of(method, profile) and earlier_epochs:
             step, = of(method, profile)
+            profiled.append(method)
             hours["profile"] += (len(seeds) * step["step_ms"] / 1000 * step["steps_per_epoch"]
                                  * earlier_epochs / 3600)
         else:
@@ -171,7 +173,9 @@ def remaining_hours_line(missing, records, earlier=(), earlier_epochs=None,
     if hours["profile"]:
         parts.append(f"{hours['profile']:.1f} h for those priced from their profiled step "
                      f"(table \"Where a training step spends its time\": ms per step x steps "
-                     f"per epoch x {earlier_epochs} epochs, a floor)")
+                     f"per epoch x {earlier_epochs} epochs, a floor"
+                     + ("; HetComp's student only, its four teachers' training on top"
+                        if "hetcomp" in profiled else "") + ")")
     line = (f"At the recorded speed ((s/epoch + refresh) x epochs; rows measured beside "
             f"another job overstate it up to 2x), these runs need about "
             f"{sum(hours.values()):.1f} hours: {'; '.join(parts)}")
@@ -1043,7 +1047,9 @@ def step_profile_section(records):
              "`repeats`: the run's `--repeats`; methods marked \"bfloat16 experts\": "
              "`--expert-dtype bfloat16`; \"drawn per epoch\": `--draw-every epoch`, the step "
              "reading each user's targets from the epoch's draw, and in parentheses the "
-             "seconds of that draw for every user, once per epoch). "
+             "seconds of that draw for every user, once per epoch; hetcomp: its student's "
+             "step on a stand-in trajectory, the teacher as two checkpoints, as the "
+             "curriculum's first phase computes it). "
              "`forward` holds sampling and scores for tasks that are not one sampling -> "
              "scores -> loss chain (blank columns).", ""]
     if not records:

@@ -30,6 +30,11 @@ methods that offer it (RRD, SLD, DCD, BlackD) distilling each unique user of the
 computing them in bfloat16; ``--draw-every epoch`` the methods that offer it (their targets
 read only the batch's users) reading each user's targets from a per-epoch draw, whose cost
 per epoch is timed apart (``draw_s``: one draw of every user, as ``refresh`` makes it).
+``hetcomp`` profiles HetComp's student step (``kdtfrs.tasks.HetComp``, distill.py's settings)
+on a stand-in trajectory, the profiled teacher as two checkpoints: the curriculum's first
+phase, which lasts until every user reaches the final checkpoints; the step scores each
+unique user of the batch against the whole catalogue whatever the lists hold. Its teachers'
+training and its DKC steps are not in the step.
 Records: benchmarks/results/step_profile.json, one per (dataset, method, optimizer, jit,
 per_unique_user, expert_dtype, draw_every), with the steps of an epoch at the batch size;
 rerun to replace.
@@ -50,6 +55,7 @@ from kdtfrs import model_dir, tasks  # noqa: E402
 from kdtfrs._keras import keras, tf  # noqa: E402
 from kdtfrs.data import bpr_triples, load_dataset  # noqa: E402
 from kdtfrs.embeddings import Embeddings  # noqa: E402
+from kdtfrs.hetcomp import TrajectoryKnowledge  # noqa: E402
 from kdtfrs.layers.expert_projector import EXPERT_DTYPES  # noqa: E402
 from kdtfrs.models import BPRMF, LazyAdam  # noqa: E402
 from kdtfrs.signals import TeacherSignals  # noqa: E402
@@ -63,6 +69,15 @@ PER_UNIQUE_USER = ("rrd", "sld", "dcd", "blackd")
 DRAWING = ("mse", "bce", "rd", "cd", "rrd", "sld", "dcd", "rce_kd", "unkd")
 #: The methods built on DE's experts, which take ``expert_dtype``: DE's subclasses, and DE-RRD.
 EXPERT_METHODS = (*(m for m, cls in tasks.METHODS.items() if issubclass(cls, DE)), "de_rrd")
+
+
+def build_method(method_id, params, options, teacher, train):
+    """The tasks of ``method_id`` with distill.py's ``params`` and the profile's ``options``;
+    HetComp's knowledge from a stand-in trajectory (module docstring)."""
+    if method_id == "hetcomp":
+        knowledge = TrajectoryKnowledge.from_trajectories([[teacher, teacher]], train)
+        return [tasks.HetComp(knowledge, **params)]
+    return tasks.build(method_id, **{**params, **options})
 
 
 def splits_into_chain(task) -> bool:
@@ -148,8 +163,8 @@ def main(argv=None):
     parser.add_argument("--student-dim", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--methods", nargs="+", default=list(tasks.method_ids()),
-                        choices=list(tasks.method_ids()))
+    parser.add_argument("--methods", nargs="+", default=[*tasks.method_ids(), "hetcomp"],
+                        choices=[*tasks.method_ids(), "hetcomp"])
     parser.add_argument("--optimizer", default="lazy_adam", choices=sorted(OPTIMIZERS))
     parser.add_argument("--jit", action="store_true", help="compile every function with XLA")
     parser.add_argument("--per-unique-user", action="store_true",
@@ -164,7 +179,8 @@ def main(argv=None):
 
     # distill.py's hyperparameters for the dataset where it has them (e.g. Gowalla's 5 DE
     # experts), the methods' defaults elsewhere
-    params = SETTINGS.get(args.dataset, {}).get("params", {})
+    settings = SETTINGS.get(args.dataset, {})
+    params = {**settings.get("params", {}), "hetcomp": settings.get("hetcomp", {})}
     split = load_dataset(args.dataset)
     if args.teacher:
         teacher = model_dir.load(args.teacher, split.train)
@@ -202,7 +218,8 @@ def main(argv=None):
                 options["expert_dtype"] = args.expert_dtype
             if args.draw_every != "step":
                 options["draw_every"] = args.draw_every
-            distillation = tasks.build(method_id, **{**params.get(method_id, {}), **options})
+            distillation = build_method(method_id, params.get(method_id, {}), options,
+                                        teacher, split.train)
             for task in distillation:
                 task.prepare(signals, split.train, student)
                 task.refresh(Embeddings.frozen(student), 0)

@@ -303,6 +303,15 @@ def test_the_runs_not_yet_made_are_priced_from_their_own_runs_else_the_supersede
         "steps per epoch x 40 epochs, a floor); not priced (no run on this dataset yet): de.")
 
 
+def test_hetcomps_price_from_its_profile_says_its_teachers_come_on_top():
+    from benchmarks.report import remaining_hours_line
+
+    profile = [{"method": "hetcomp", "step_ms": 1000.0, "steps_per_epoch": 90}]
+    line = remaining_hours_line({"hetcomp": [0, 1]}, [], [], 40, profile)
+    assert "about 2.0 hours" in line  # 2 x 1 s x 90 steps x 40 epochs
+    assert "a floor; HetComp's student only, its four teachers' training on top)" in line
+
+
 def test_a_variant_table_pairs_each_variant_row_with_its_default():
     def row(method, score, **config):
         return {"dataset": "citeulike-t", "method": method, "seed": 0, "ndcg@20": score,

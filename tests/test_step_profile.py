@@ -54,6 +54,19 @@ def test_a_preset_profiles_its_tasks_together(tmp_path):
     assert "sampling_ms" not in records["de_rrd"] and records["de_rrd"]["step_ms"] > 0
 
 
+def test_hetcomp_profiles_its_student_step_on_a_stand_in_trajectory(tmp_path):
+    results = tmp_path / "profile.json"
+    step_profile.main(["--dataset", "synthetic", "--batch-size", "256", "--teacher-dim", "32",
+                       "--repeats", "1", "--methods", "hetcomp", "--results", str(results)])
+    records = {r["method"]: r for r in json.loads(results.read_text())}
+    assert set(records) == {"scratch", "hetcomp"} and records["hetcomp"]["step_ms"] > 0
+    split = step_profile.load_dataset("synthetic")
+    teacher = step_profile.BPRMF(split.num_users, split.num_items, 16, seed=0)
+    task, = step_profile.build_method("hetcomp", {"dkc_every": 5}, {}, teacher, split.train)
+    task.prepare(step_profile.TeacherSignals(teacher, split.train), split.train)
+    assert task.dkc_every == 5 and not bool(task.final_phase.numpy())  # the first phase
+
+
 def test_a_presets_forward_is_the_sum_of_its_tasks():
     split = step_profile.load_dataset("synthetic")
     teacher = step_profile.BPRMF(split.num_users, split.num_items, 16, seed=0)
