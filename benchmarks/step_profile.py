@@ -21,10 +21,11 @@ timed for each method, each a prefix of the next one's work:
 
 Each phase is the difference of two consecutive timings; scratch is the BPR step alone.
 Tasks whose loss is not one ``targets -> scores -> loss`` chain (several terms, projectors)
-and presets of several tasks (DE-RRD) report sampling and scores as part of ``forward``. Every timing is the fastest of 5 rounds of
-``--repeats`` calls after a warm-up (``benchmarks.step_cost.milliseconds_per_call``); run it
-on a quiet machine. ``--optimizer`` and ``--jit`` (XLA for every function) show how much of a
-step the update and TensorFlow's own kernels set; ``--per-unique-user`` profiles the list
+and presets of several tasks (DE-RRD) report sampling and scores as part of ``forward``.
+Every timing is the fastest of 5 rounds of ``--repeats`` calls after a warm-up
+(``benchmarks.step_cost.milliseconds_per_call``); run it on a quiet machine. ``--optimizer``
+and ``--jit`` (XLA for every function) show how much of a step the update and TensorFlow's own
+kernels set; ``--per-unique-user`` profiles the list
 methods that offer it (RRD, SLD, DCD, BlackD) distilling each unique user of the batch once;
 ``--expert-dtype bfloat16`` profiles the methods with distillation experts (DE, PCKD, HTD)
 computing them in bfloat16; ``--draw-every epoch`` the methods that offer it (their targets
