@@ -15,8 +15,10 @@ benchmarks/results/distill.json, one per dataset x method x seed; finished recor
 skipped, and a run in progress resumes from its checkpoint. A record or checkpoint made with
 other settings (e.g. a retuned weight), or a teacher under --work trained with other settings,
 stops the run with what to move aside, so results of two settings never mix. Each record keeps
-the settings of the teacher its table is made against (``teacher_config``), so a record made
-against another teacher stops it too.
+the settings of the teacher its table is made against (``teacher_config``) and that teacher's
+weights digest (``teacher_weights``, ``kdtfrs.teacher_identity``), so a record made against
+another teacher stops it too, and so does a teacher under --work whose weights are not those of
+the table's teacher record.
 ``python benchmarks/report.py`` turns the records into docs/benchmarks.md.
 
 The schemes beyond one frozen teacher (``SCHEMES``) run under the same protocol and seeds:
@@ -51,6 +53,7 @@ data without a validation part also its number of epochs (the best one on the he
 from __future__ import annotations
 
 import dataclasses
+import math
 import pathlib
 import sys
 import time
@@ -62,10 +65,10 @@ from benchmarks.popularity import SLICES, sliced_recall  # noqa: E402
 from benchmarks.records import (ResultsFile, claim_checkpoint,  # noqa: E402
                                 other_teacher_error, plain, release_checkpoint,
                                 stale_record_error)
-from kdtfrs import config_values, tasks, model_dir, trajectory  # noqa: E402
+from kdtfrs import config_values, tasks, model_dir, teacher_identity, trajectory  # noqa: E402
 from kdtfrs.evaluation import evaluate_lists  # noqa: E402
 from kdtfrs.experiment import (BackboneSpec, DataSpec, distill_student,  # noqa: E402
-                               train_backbone)
+                               evaluate_split, train_backbone)
 from kdtfrs.fitting import FitConfig  # noqa: E402
 from kdtfrs.hetcomp import ensemble_top_items  # noqa: E402
 from kdtfrs.schemes import distill_bidirectional, distill_hetcomp  # noqa: E402
@@ -74,6 +77,9 @@ from kdtfrs.signals import TeacherSignals  # noqa: E402
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 SCHEMES = ("bd", "bd_notebook", "bd_alone", "hetcomp")
 TUNED_SCRATCH = "scratch_tuned"
+#: The record field naming the weights (``teacher_identity.weights_digest``) of the teacher(s)
+#: a record's table is made against; records made before 2026-12-07 lack it.
+TEACHER_WEIGHTS = "teacher_weights"
 TEACHER_SEEDS = "teacher"
 DEFAULT_RESULTS_STEM = "distill"
 ALL_METHODS = (TEACHER_SEEDS,) + tasks.method_ids() + SCHEMES + (TUNED_SCRATCH,)
@@ -217,15 +223,17 @@ def teacher_dir(work, dataset):
     return pathlib.Path(work) / dataset / "teacher"
 
 
-def record_of(dataset, method, seed, result, teacher_name, teacher_config, student_dim,
-              seconds):
-    """A results record; ``teacher_config`` is the settings of the teacher(s) of the table
-    the record belongs to (``protocol_teacher``, ``hetcomp_teacher_configs``)."""
+def record_of(dataset, method, seed, result, teacher_name, teacher_config, teacher_weights,
+              student_dim, seconds):
+    """A results record; ``teacher_config`` and ``teacher_weights`` are the settings and the
+    weights digest of the teacher(s) of the table the record belongs to (``protocol_teacher``,
+    ``hetcomp_teacher_configs``; a list for several teachers)."""
     metrics = result["test"]
     training = result["training"]
     return {
         "dataset": dataset, "method": method, "teacher": teacher_name,
-        "teacher_config": teacher_config, "student_dim": student_dim, "seed": seed,
+        "teacher_config": teacher_config, TEACHER_WEIGHTS: teacher_weights,
+        "student_dim": student_dim, "seed": seed,
         **{metric: metrics[metric] for metric in METRICS},
         **{name: metrics[name] for name in SLICES if name in metrics},
         "seconds_per_epoch": training["seconds_per_epoch"],
@@ -287,6 +295,9 @@ def hetcomp_teacher_configs(settings) -> list:
 
 
 def get_teacher(dataset, settings, work, results, verbose):
+    """The dataset's seed-0 teacher under ``work`` (trained and recorded when missing), its
+    split, DataSpec and name; stops the run if it is not the teacher of the results file's
+    teacher record (``check_teacher``), before anything is written."""
     data_spec = DataSpec(dataset)
     split = data_spec.load()
     spec = settings["teacher"]
@@ -295,15 +306,51 @@ def get_teacher(dataset, settings, work, results, verbose):
     # Claimed even when the teacher is trained: one trained with other settings stops the run.
     checkpoint = claim_checkpoint(pathlib.Path(work) / dataset / "teacher-state",
                                   protocol_teacher(settings))
+    trained = None  # (result, seconds) of a teacher trained now
     if not (path / model_dir.MODEL_FILE).exists():
         start = time.perf_counter()
         model, result = train_backbone(
             data_spec, spec, settings["teacher_fit"], path, verbose=verbose, split=split,
             checkpoint_dir=checkpoint)
-        results.add(record_of(dataset, "teacher", 0, with_slices(result, model, split), name,
-                              protocol_teacher(settings), spec.dim,
-                              time.perf_counter() - start))
-    return model_dir.load(path, split.train), split, data_spec, name
+        trained = with_slices(result, model, split), time.perf_counter() - start
+    teacher = model_dir.load(path, split.train)
+    digest = teacher_identity.weights_digest(teacher)
+    recorded = results.get(dataset=dataset, method="teacher", seed=0)
+    if recorded is not None:  # a record without the weights is checked by its metrics
+        check_teacher(results.path, recorded, path, digest,
+                      None if TEACHER_WEIGHTS in recorded
+                      else trained[0]["test"] if trained
+                      else evaluate_split(teacher, split, ks=(10, 20)))
+    if trained is not None:
+        results.add(record_of(dataset, "teacher", 0, trained[0], name,
+                              protocol_teacher(settings), digest, spec.dim, trained[1]))
+    elif recorded is not None and TEACHER_WEIGHTS not in recorded:
+        results.add({**recorded, TEACHER_WEIGHTS: digest})  # known from now on by its weights
+    return teacher, split, data_spec, name
+
+
+def check_teacher(results_path, recorded, path, digest, metrics):
+    """Stops the run unless the teacher at ``path`` is the one of the teacher record
+    ``recorded``: the same weights (``digest``), or for a record made before records kept
+    them, the same test ``metrics`` (to 1e-6; None when the record has the weights)."""
+    if TEACHER_WEIGHTS in recorded:
+        if recorded[TEACHER_WEIGHTS] == digest:
+            return
+        found = (f"weights sha256 {digest[:12]}…, not the record's "
+                 f"{recorded[TEACHER_WEIGHTS][:12]}…")
+    else:
+        differing = [metric for metric in METRICS
+                     if not math.isclose(metrics[metric], recorded[metric], rel_tol=1e-6)]
+        if not differing:
+            return
+        found = ", ".join(f"{metric} {metrics[metric]:.6f}, not the record's "
+                          f"{recorded[metric]:.6f}" for metric in differing)
+    raise SystemExit(
+        f"{path} is not the teacher of {results_path}'s {recorded['dataset']} table: its "
+        f"{found}. Its students' records would mix two teachers. Put the table's teacher "
+        "back at that path, or move that dataset's records to another file (e.g. "
+        "results/distill-superseded.json) to make the table again with this teacher; the "
+        "results file is unchanged.")
 
 
 def with_params(settings, overrides):
@@ -385,23 +432,25 @@ def run(args):
         teacher, split, data_spec, teacher_name = get_teacher(
             dataset, settings, args.work, results, args.verbose)
         signals = TeacherSignals(teacher, split.train)
+        weights = teacher_identity.weights_digest(teacher)
         student = settings["student"]
         for seed in args.seeds:
             for method_id in ["scratch", *args.methods]:
                 if method_id == TEACHER_SEEDS:
-                    run_teacher_seed(dataset, settings, seed, data_spec, split, args, results)
+                    run_teacher_seed(dataset, settings, seed, data_spec, split, weights, args,
+                                     results)
                     continue
                 if method_id == TUNED_SCRATCH:
                     run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec,
-                                      signals, teacher_name, args, results)
+                                      signals, teacher_name, weights, args, results)
                     continue
                 if method_id in SCHEMES:
                     run_scheme(dataset, settings, method_id, seed, teacher, split, data_spec,
-                               teacher_name, args, results)
+                               teacher_name, weights, args, results)
                     continue
                 distillation = build_method(settings, method_id)
                 config = with_student_config(method_config(distillation), args)
-                if recorded(results, dataset, method_id, seed, config, settings):
+                if recorded(results, dataset, method_id, seed, config, settings, weights):
                     continue
                 fit = dataclasses.replace(settings["student_fit"], seed=seed)
                 print(f"== {dataset} {method_id} seed {seed}", flush=True)
@@ -411,14 +460,16 @@ def run(args):
                                        state_dir(args, dataset, f"{method_id}-{seed}"),
                                        args.verbose)
                 results.add({**record_of(dataset, method_id, seed, result, teacher_name,
-                                         protocol_teacher(settings), student.dim,
+                                         protocol_teacher(settings), weights, student.dim,
                                          time.perf_counter() - start),
                              "config": config})
 
 
-def recorded(results, dataset, method, seed, config, settings, teacher_config=None) -> bool:
+def recorded(results, dataset, method, seed, config, settings, teacher_weights,
+             teacher_config=None) -> bool:
     """Whether this run is recorded; stops the sweep if its record has other settings or was
-    made against another teacher (``teacher_config``, by default ``protocol_teacher``)."""
+    made against another teacher (``teacher_config``, by default ``protocol_teacher``; or,
+    where the record keeps them, other ``teacher_weights``)."""
     record = results.get(dataset=dataset, method=method, seed=seed)
     if record is None:
         return False
@@ -427,13 +478,16 @@ def recorded(results, dataset, method, seed, config, settings, teacher_config=No
     teacher_config = protocol_teacher(settings) if teacher_config is None else teacher_config
     if record.get("teacher_config") != teacher_config:
         raise SystemExit(other_teacher_error(results.path, record, teacher_config))
+    if record.get(TEACHER_WEIGHTS, teacher_weights) != teacher_weights:
+        raise SystemExit(other_teacher_error(results.path, record, teacher_config,
+                                             teacher_weights))
     return True
 
 
-def run_teacher_seed(dataset, settings, seed, data_spec, split, args, results):
+def run_teacher_seed(dataset, settings, seed, data_spec, split, weights, args, results):
     """The teacher retrained with ``seed`` (module docstring); seed 0 is the one distilled
     from, trained by ``get_teacher``. Skipped when recorded."""
-    if seed == 0 or recorded(results, dataset, "teacher", seed, {}, settings):
+    if seed == 0 or recorded(results, dataset, "teacher", seed, {}, settings, weights):
         return
     spec = settings["teacher"]
     work = pathlib.Path(args.work) / dataset
@@ -444,12 +498,12 @@ def run_teacher_seed(dataset, settings, seed, data_spec, split, args, results):
     model, result = train_backbone(data_spec, spec, fit, work / f"teacher-{seed}",
                                    verbose=args.verbose, split=split, checkpoint_dir=checkpoint)
     results.add(record_of(dataset, "teacher", seed, with_slices(result, model, split),
-                          f"{spec.model}-{spec.dim}", protocol_teacher(settings), spec.dim,
-                          time.perf_counter() - start))
+                          f"{spec.model}-{spec.dim}", protocol_teacher(settings), weights,
+                          spec.dim, time.perf_counter() - start))
 
 
 def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signals,
-                      teacher_name, args, results):
+                      teacher_name, weights, args, results):
     """One seed of ``scratch_tuned`` (module docstring); skipped when recorded or untuned."""
     tuned = settings.get(TUNED_SCRATCH)
     if tuned is None:
@@ -457,7 +511,7 @@ def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signal
               flush=True)
         return
     config = with_student_config(plain(tuned), args)
-    if recorded(results, dataset, TUNED_SCRATCH, seed, config, settings):
+    if recorded(results, dataset, TUNED_SCRATCH, seed, config, settings, weights):
         return
     student = dataclasses.replace(settings["student"], l2=tuned["l2"])
     fit = dataclasses.replace(settings["student_fit"], seed=seed,
@@ -469,7 +523,7 @@ def run_tuned_scratch(dataset, settings, seed, teacher, split, data_spec, signal
                            state_dir(args, dataset, f"{TUNED_SCRATCH}-{seed}"),
                            args.verbose)
     results.add({**record_of(dataset, TUNED_SCRATCH, seed, result, teacher_name,
-                             protocol_teacher(settings), student.dim,
+                             protocol_teacher(settings), weights, student.dim,
                              time.perf_counter() - start), "config": config})
 
 
@@ -482,16 +536,21 @@ def scheme_params(settings, scheme):
     return {**settings["bd"], **variant}
 
 
-def run_scheme(dataset, settings, scheme, seed, teacher, split, data_spec, teacher_name, args,
-               results):
-    """One seed of a scheme (module docstring), resumable; skipped when recorded."""
+def run_scheme(dataset, settings, scheme, seed, teacher, split, data_spec, teacher_name,
+               weights, args, results):
+    """One seed of a scheme (module docstring), resumable; skipped when recorded. ``weights``:
+    the digest of ``teacher``; HetComp's records keep those of its own teachers."""
     params = scheme_params(settings, scheme)
     teachers = hetcomp_teachers(dataset, settings, args, results) if scheme == "hetcomp" else []
     config = with_student_config(plain(
         {**params, "teachers": [path.name for path in teachers]} if teachers else params), args)
-    teacher_config = (hetcomp_teacher_configs(settings) if scheme == "hetcomp"
-                      else protocol_teacher(settings))
-    if recorded(results, dataset, scheme, seed, config, settings, teacher_config):
+    if scheme == "hetcomp":
+        teacher_config = hetcomp_teacher_configs(settings)
+        weights = [teacher_identity.weights_digest(model_dir.load(path, split.train))
+                   for path in teachers]
+    else:
+        teacher_config = protocol_teacher(settings)
+    if recorded(results, dataset, scheme, seed, config, settings, weights, teacher_config):
         return
     student = settings["student"]
     fit = dataclasses.replace(settings["student_fit"], seed=seed)
@@ -510,15 +569,17 @@ def run_scheme(dataset, settings, scheme, seed, teacher, split, data_spec, teach
         teacher_result = with_slices({**result, "test": result["teacher"]["test"]},
                                      co_trained, split)
         results.add({**record_of(dataset, f"{scheme}_teacher", seed, teacher_result,
-                                 teacher_name, teacher_config, co_trained.embedding_dim,
+                                 teacher_name, teacher_config, weights,
+                                 co_trained.embedding_dim,
                                  time.perf_counter() - start), "config": config})
     label = "+".join(path.name for path in teachers) if teachers else teacher_name
     results.add({**record_of(dataset, scheme, seed, with_slices(result, distilled, split),
-                             label, teacher_config, student.dim, time.perf_counter() - start),
+                             label, teacher_config, weights, student.dim,
+                             time.perf_counter() - start),
                  "config": config})
     if scheme == "hetcomp" and not results.has(dataset=dataset, method="hetcomp_ensemble",
                                                seed=0):
-        results.add(ensemble_record(dataset, teachers, split, config, teacher_config))
+        results.add(ensemble_record(dataset, teachers, split, config, teacher_config, weights))
     release_checkpoint(checkpoint)
 
 
@@ -549,13 +610,14 @@ def hetcomp_teachers(dataset, settings, args, results):
                                            callbacks=[snapshots])
             results.add(record_of(dataset, f"hetcomp_teacher_{name}", 0,
                                   with_slices(result, model, split), name, teacher_config,
-                                  spec.dim, time.perf_counter() - start))
+                                  teacher_identity.weights_digest(model), spec.dim,
+                                  time.perf_counter() - start))
         if kept.is_dir():  # moved in once the teacher is finished (also after a kill between)
             kept.rename(path / trajectory.DIRECTORY)
     return paths
 
 
-def ensemble_record(dataset, teachers, split, config, teacher_config):
+def ensemble_record(dataset, teachers, split, config, teacher_config, teacher_weights):
     """Test metrics of the final teachers' ensemble (their top-50 lists outside the training
     and validation items, combined by HetComp's rank-discounted vote)."""
     models = [model_dir.load(path, split.train) for path in teachers]
@@ -564,7 +626,8 @@ def ensemble_record(dataset, teachers, split, config, teacher_config):
     metrics = evaluate_lists(split.test, users, lists[users], ks=(10, 20)).metrics
     return {"dataset": dataset, "method": "hetcomp_ensemble", "seed": 0,
             "teacher": "+".join(path.name for path in teachers),
-            "teacher_config": teacher_config, "student_dim": None,
+            "teacher_config": teacher_config, TEACHER_WEIGHTS: teacher_weights,
+            "student_dim": None,
             **{metric: metrics[metric] for metric in METRICS}, "seconds_per_epoch": 0.0,
             "refresh_seconds": 0.0, "epochs": 0, "wall_seconds": 0.0, "training_seconds": 0.0,
             "best_val_ndcg@20": None, "best_epoch": None, "config": config}

@@ -58,17 +58,30 @@ def stale_record_error(path, record, config) -> str:
     )
 
 
-def other_teacher_error(path, record, teacher_config) -> str:
-    made = record.get("teacher_config")
-    made = ("made with no record of its teacher's settings" if made is None
-            else f"made against the teacher {made}")
+def other_teacher_error(path, record, teacher_config, teacher_weights=None) -> str:
+    """Why ``record`` was made against another teacher: other settings than ``teacher_config``
+    or, given ``teacher_weights`` (the record's ``teacher_weights`` differ), other weights."""
+    if teacher_weights is not None:
+        made = f"made against a teacher with weights sha256 {_short(record['teacher_weights'])}"
+        now = f"the teacher under --work has {_short(teacher_weights)}"
+    else:
+        made = record.get("teacher_config")
+        made = ("made with no record of its teacher's settings" if made is None
+                else f"made against the teacher {made}")
+        now = f"the settings now give the teacher {teacher_config}"
     return (
         f"{path}: the record {record['dataset']} {record['method']} seed {record['seed']} was "
-        f"{made}, but the settings now give the teacher {teacher_config}. Move "
-        "that dataset's records to another file (e.g. results/distill-superseded.json), with "
-        "the teacher's directories under --work, to rerun them with the current teacher; "
-        "nothing was changed."
+        f"{made}, but {now}. Move that dataset's records to another file (e.g. "
+        "results/distill-superseded.json), with the teacher's directories under --work, to "
+        "rerun them with the current teacher; nothing was changed."
     )
+
+
+def _short(digests) -> str:
+    """A weights digest (or a list of them, one per teacher) cut to 12 hex digits."""
+    if isinstance(digests, list):
+        return "[" + ", ".join(map(_short, digests)) + "]"
+    return f"{digests[:12]}…"
 
 
 #: The file in a run's checkpoint directory that names the config the directory is for.

@@ -3,6 +3,7 @@ benchmark scripts pass on."""
 
 import dataclasses
 import json
+import shutil
 import statistics
 
 import numpy as np
@@ -18,6 +19,7 @@ from benchmarks.tune_methods import (held_out_at_weights_in_use, single_weight_m
                                      student_overrides_of, sweep_name,
                                      tune_arguments, weights_against_sweep)
 from benchmarks.tune_methods import main as tune_methods_main
+from kdtfrs import model_dir, teacher_identity
 from kdtfrs.cli import build_parser
 from kdtfrs.data import Interactions, split_random
 from kdtfrs.models import BPRMF
@@ -131,15 +133,15 @@ def test_the_tuned_scratch_student_trains_with_its_own_rate_l2_and_epochs(tmp_pa
     args = type("Args", (), {"work": str(tmp_path), "verbose": 0, "student_overrides": {},
                              "results": str(tmp_path / "distill.json")})()
     with pytest.raises(Trained) as trained:
-        distill.run_tuned_scratch("gowalla", settings, 1, None, None, None, None, "t", args,
-                                  results)
+        distill.run_tuned_scratch("gowalla", settings, 1, None, None, None, None, "t", "w",
+                                  args, results)
     student, fit = trained.value.args
     assert (student.l2, fit.learning_rate, fit.epochs, fit.seed) == (1e-5, 2e-3, 140, 1)
     assert fit.batch_size == SETTINGS["gowalla"]["student_fit"].batch_size
     settings["scratch_tuned"] = {"learning_rate": 2e-3, "l2": 1e-5}  # epochs left as they are
     with pytest.raises(Trained) as trained:
-        distill.run_tuned_scratch("gowalla", settings, 1, None, None, None, None, "t", args,
-                                  results)
+        distill.run_tuned_scratch("gowalla", settings, 1, None, None, None, None, "t", "w",
+                                  args, results)
     assert trained.value.args[1].epochs == SETTINGS["gowalla"]["student_fit"].epochs
 
 
@@ -195,18 +197,57 @@ def test_a_record_made_against_another_teacher_stops_the_run(tmp_path):
     settings = SETTINGS["citeulike-t"]
     results = distill.ResultsFile(tmp_path / "results.json", ("dataset", "method", "seed"))
     record = {"dataset": "citeulike-t", "method": "kd", "seed": 0, "config": {"weight": 1.0},
-              "teacher_config": distill.protocol_teacher(settings)}
+              "teacher_config": distill.protocol_teacher(settings), "teacher_weights": "ab" * 32}
     results.add(record)
-    assert distill.recorded(results, "citeulike-t", "kd", 0, {"weight": 1.0}, settings)
-    assert not distill.recorded(results, "citeulike-t", "kd", 1, {"weight": 1.0}, settings)
+    assert distill.recorded(results, "citeulike-t", "kd", 0, {"weight": 1.0}, settings, "ab" * 32)
+    assert not distill.recorded(results, "citeulike-t", "kd", 1, {"weight": 1.0}, settings,
+                                "ab" * 32)
     older = {**settings, "teacher_fit": dataclasses.replace(settings["teacher_fit"],
                                                             learning_rate=1.0)}
     with pytest.raises(SystemExit, match="made against the teacher .*Move that dataset's"):
-        distill.recorded(results, "citeulike-t", "kd", 0, {"weight": 1.0}, older)
+        distill.recorded(results, "citeulike-t", "kd", 0, {"weight": 1.0}, older, "ab" * 32)
+    with pytest.raises(SystemExit, match="weights sha256 ababababab.*, but the teacher under "
+                                         "--work has cdcdcdcdcdcd.*Move that dataset's"):
+        distill.recorded(results, "citeulike-t", "kd", 0, {"weight": 1.0}, settings, "cd" * 32)
+    results.add({key: value for key, value in record.items() if key != "teacher_weights"})
+    assert distill.recorded(results, "citeulike-t", "kd", 0, {"weight": 1.0}, settings,
+                            "cd" * 32)  # made before records kept the weights: not known
     results.add({key: value for key, value in record.items() if key != "teacher_config"})
     with pytest.raises(SystemExit, match="no record of its teacher's settings"):
-        distill.recorded(results, "citeulike-t", "kd", 0, {"weight": 1.0}, settings)
+        distill.recorded(results, "citeulike-t", "kd", 0, {"weight": 1.0}, settings, "ab" * 32)
     assert "teacher_config" not in distill.ResultsFile(results.path, ()).records[0]  # unchanged
+
+
+def test_the_teacher_record_keeps_its_weights_and_another_teacher_stops_the_run(tmp_path):
+    settings = SETTINGS["citeulike-t"]
+    settings = {**settings, "teacher": dataclasses.replace(settings["teacher"], dim=4),
+                "teacher_fit": dataclasses.replace(settings["teacher_fit"], epochs=1)}
+    work = str(tmp_path / "work")
+    results = distill.ResultsFile(tmp_path / "results.json", ("dataset", "method", "seed"))
+    teacher, *_ = distill.get_teacher("synthetic", settings, work, results, 0)
+    digest = teacher_identity.weights_digest(teacher)
+    record = results.get(dataset="synthetic", method="teacher", seed=0)
+    assert record["teacher_weights"] == digest
+    distill.get_teacher("synthetic", settings, work, results, 0)  # the same teacher: goes on
+
+    older = {key: value for key, value in record.items() if key != "teacher_weights"}
+    results.add(older)  # a record made before records kept the weights: known by its metrics
+    distill.get_teacher("synthetic", settings, work, results, 0)
+    assert results.get(dataset="synthetic", method="teacher", seed=0) == record
+    results.add({**older, "ndcg@20": older["ndcg@20"] + 0.01})
+    with pytest.raises(SystemExit, match="ndcg@20 .*, not the record's .*results file is unchanged"):
+        distill.get_teacher("synthetic", settings, work, results, 0)
+
+    results.add({**record, "teacher_weights": "ab" * 32})
+    written = results.path.read_text()
+    with pytest.raises(SystemExit, match=f"weights sha256 {digest[:12]}…, not the record's "
+                                         "abababababab….*Put the table's teacher back"):
+        distill.get_teacher("synthetic", settings, work, results, 0)
+    teacher_dir = distill.teacher_dir(work, "synthetic")
+    shutil.rmtree(teacher_dir)  # trained again: kept, but not recorded, as it is not the record's
+    with pytest.raises(SystemExit, match="is not the teacher of"):
+        distill.get_teacher("synthetic", settings, work, results, 0)
+    assert model_dir.is_model_dir(teacher_dir) and results.path.read_text() == written
 
 
 def test_a_hetcomp_teacher_trained_with_other_settings_stops_the_run(tmp_path):
