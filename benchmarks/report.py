@@ -650,11 +650,15 @@ def variant_gap(method, scratch, teachers) -> str:
 
 
 #: Per dataset, the scratch student tuned harder than its table's, where one is: (the results
-#: file of its runs, what they change, the table's setting). The methods' rows are taken
-#: against it in ``tuned_scratch_section``.
-TUNED_SCRATCH = {  # dataset: (results file, its setting, the table's, its methods sweep)
+#: file of its runs, what they change, the table's setting, the sweeps of methods at its
+#: setting, later first). The methods' rows are taken against it in
+#: ``tuned_scratch_section``. Gowalla's DCD sweep has its own folder: the first one names
+#: teacher weights other than the table's teacher's (benchmarks/notes.md, "Which teacher"),
+#: so `kdtfrs tune` does not extend it.
+TUNED_SCRATCH = {
     "gowalla": ("distill-gowalla-table-decay", "tables, l2 1e-7", "rows, l2 1e-5",
-                "tune-gowalla-methods-l2-1e-07-l2_form-tables"),
+                ("tune-gowalla-dcd-l2-1e-07-l2_form-tables",
+                 "tune-gowalla-methods-l2-1e-07-l2_form-tables")),
 }
 
 
@@ -720,16 +724,16 @@ def tuned_scratch_section(dataset, records, variant, held_out=None) -> list:
 
 def tuned_scratch_held_out(dataset, weight_records, variant) -> dict:
     """{setting: {method: (held-out NDCG@20, its scratch's)}} for ``tuned_scratch_section``:
-    the table's rows from ``held_out_scores``, the tuned setting's from its methods sweep at
+    the table's rows from ``held_out_scores``, the tuned setting's from its methods sweeps at
     the weights its runs (``variant``) ran."""
-    _, tuned, table, sweep = TUNED_SCRATCH[dataset]
+    _, tuned, table, sweeps = TUNED_SCRATCH[dataset]
     scores = {table: held_out_scores(dataset, weight_records)}
-    trials = RESULTS / sweep / "trials.json"
-    if trials.exists():
+    sources = [json.loads(trials.read_text()) for trials in
+               (RESULTS / sweep / "trials.json" for sweep in sweeps) if trials.exists()]
+    if sources:
         ran = {r["method"]: r["config"]["weight"] for r in variant
                if r["dataset"] == dataset and "weight" in r["config"]}
-        scores[tuned] = tune_methods().held_out_at_weights_in_use(
-            dataset, [json.loads(trials.read_text())], ran)
+        scores[tuned] = tune_methods().held_out_at_weights_in_use(dataset, sources, ran)
     return scores
 
 
