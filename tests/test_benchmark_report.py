@@ -5,6 +5,7 @@ import dataclasses
 import json
 import shutil
 import statistics
+import sys
 
 import numpy as np
 import pytest
@@ -645,3 +646,16 @@ def test_the_popularity_table_lists_only_records_that_have_the_slices():
     assert lines[-3:-1] == ["| scratch | 2 | 0.2000 | 0.4000 | 0.1000 |",
                             "| rrd | 0 1 | 0.2000 | 0.4000 | 0.1000 |"]
     assert popularity_section("gowalla", [row("kd", 0)]) == []
+
+
+def test_docs_benchmarks_is_what_the_report_writes_from_the_records_and_notes(tmp_path,
+                                                                              monkeypatch):
+    from benchmarks import report
+    docs = report.PAGE.parent
+    monkeypatch.setattr(report, "PAGE", tmp_path / report.PAGE.name)
+    monkeypatch.setattr(sys, "argv", ["report.py"])
+    report.main()
+    for written in sorted(tmp_path.iterdir()):
+        assert written.read_text() == (docs / written.name).read_text(), (
+            f"docs/{written.name} is not what `python benchmarks/report.py` writes from "
+            "benchmarks/results/ and benchmarks/notes.md now: run it and commit the page")
