@@ -122,6 +122,14 @@ def _check_output(output, teacher_dir) -> None:
                          "write the sweep elsewhere.")
 
 
+def _teacher_text(recorded) -> str:
+    """A sweep's teacher as its sweep.json names it (``teacher_identity``), for a message."""
+    for key in (teacher_identity.DIGEST, teacher_identity.LEGACY_DIGEST):
+        if key in (recorded or {}):
+            return f"{key} {recorded[key][:12]}…"
+    return "not recorded"
+
+
 def _begin(output, settings, where) -> int:
     """Records the sweep's settings, or checks them against those of the sweep in OUTPUT;
     returns the seed of the trials recorded without one (``tuning.Sweep``'s ``unseeded``).
@@ -156,10 +164,13 @@ def _begin(output, settings, where) -> int:
         changed = sorted(key for key in set(settings) | set(recorded)
                          if settings.get(key) != recorded.get(key))
         if changed:
+            teacher = ("" if "teacher" not in changed else
+                       f"; its teacher: {_teacher_text(recorded.get('teacher'))}, this one: "
+                       f"{_teacher_text(settings['teacher'])}")
             raise ValueError(
                 f"--output {output} holds a sweep with other settings ({', '.join(changed)} "
-                "differ); its trials would not compare with these. Use another --output, or "
-                "--overwrite to start it again.")
+                f"differ{teacher}); its trials would not compare with these. Use another "
+                "--output, or --overwrite to start it again.")
         if params != raw.get("params"):
             write_json(path, {**raw, "params": params})
         return unseeded

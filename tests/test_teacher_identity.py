@@ -95,6 +95,9 @@ def test_a_sweep_continues_with_its_teacher_saved_again_elsewhere(csv_path, tmp_
     shutil.rmtree(again)
     other = save_untrained(again, csv_path, dim=8)
     assert run("tune", "--teacher", other, *sweep) == 2
-    assert "other settings (teacher differ)" in capsys.readouterr().err
+    recorded = teacher_identity.weights_digest(model_dir.load(teacher))[:12]
+    now = teacher_identity.weights_digest(model_dir.load(other))[:12]
+    assert (f"other settings (teacher differ; its teacher: weights sha256 {recorded}…, this "
+            f"one: weights sha256 {now}…)") in capsys.readouterr().err
     assert np.isfinite(json.loads((tmp_path / "sweep" / "trials.json").read_text())[0][
         "val_ndcg@20"])
