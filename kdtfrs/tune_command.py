@@ -139,8 +139,9 @@ def _begin(output, settings, where) -> int:
 
     ``where`` (the teacher's path, the data's location) is kept for the reader but not
     compared: a sweep continues with its teacher and data moved, as long as they are the same
-    (the teacher's weights, ``kdtfrs.teacher_identity``; the data's fingerprint). A sweep recorded when --seed took one value
-    (its settings hold that seed) continues with more seeds.
+    (the teacher's weights, ``kdtfrs.teacher_identity``; the data's fingerprint). A sweep
+    recorded when --seed took one value (its settings hold that seed) continues with more
+    seeds.
     """
     path = output / SETTINGS_FILE
     settings = json.loads(json.dumps(settings))
