@@ -18,9 +18,10 @@ compute at every step: B x N rows of the d_T-wide teacher gathered (``--rows-per
 rows at a time; likewise the student's scores of B x N items (``scores at once``, ``scores in
 row chunks``). What a dense read of a d_T-wide variable costs once a gather has touched it
 (TensorFlow then copies the whole table at every such read), against ``gathered_scores`` on
-two such variables, which reads rows only. And the floor under DE and PCKD (benchmarks/distill.py's feature
-rows): their ``ExpertProjector`` on the 3B entities of a step (users, positive and negative
-items), E experts d_S -> (d_S + d_T)/2 -> d_T, forward and with the gradient of its weights; it does
+two such variables, which reads rows only. And the floor under DE and PCKD
+(benchmarks/distill.py's feature rows): their ``ExpertProjector`` on the 3B entities of a step
+(users, positive and negative items), E experts d_S -> (d_S + d_T)/2 -> d_T, forward and with
+the gradient of its weights; it does
 ``3B · E · (d_S h + h d_T)`` multiply-adds forward, about twice that again backward.
 And the rank-aware draws of RRD, DCD and PCKD: Gumbel noise over B rows of an M-long list and
 ``tf.math.top_k`` of K of its M entries, ordered and not (``--list-length``, ``--draws``: RRD's

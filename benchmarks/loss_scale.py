@@ -6,7 +6,8 @@ For a method's weight, what matters is the size of its term next to BPR's: a ter
 the student's loss drowns it. On the first batch (``bpr_triples``, seed 0, distill.py's batch
 size: 2048 on CiteULike-t, 4096 on Gowalla) of benchmarks/distill.py's dataset, with its
 trained teacher (``--work``, trained there if missing) and an untrained 20-d student, this
-records the BPR loss and each method's term at weight 1 (``task(batch, student, seed)``: kdtfrs' per-row mean). Records:
+records the BPR loss and each method's term at weight 1 (``task(batch, student, seed)``:
+kdtfrs' per-row mean). Records:
 benchmarks/results/loss_scale.json, one per dataset x method (rerun to replace).
 """
 

@@ -1,4 +1,5 @@
-"""Where one training step of each method spends its time: sampling, gathers, loss, gradient, update.
+"""Where one training step of each method spends its time: sampling, gathers, loss, gradient,
+update.
 
     python benchmarks/step_profile.py                       # CiteULike-t, every method
     python benchmarks/step_profile.py --methods rrd dcd --optimizer adam --jit

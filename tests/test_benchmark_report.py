@@ -236,7 +236,8 @@ def test_the_teacher_record_keeps_its_weights_and_another_teacher_stops_the_run(
     distill.get_teacher("synthetic", settings, work, results, 0)
     assert results.get(dataset="synthetic", method="teacher", seed=0) == record
     results.add({**older, "ndcg@20": older["ndcg@20"] + 0.01})
-    with pytest.raises(SystemExit, match="ndcg@20 .*, not the record's .*results file is unchanged"):
+    with pytest.raises(SystemExit,
+                       match="ndcg@20 .*, not the record's .*results file is unchanged"):
         distill.get_teacher("synthetic", settings, work, results, 0)
 
     results.add({**record, "teacher_weights": "ab" * 32})

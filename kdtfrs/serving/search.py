@@ -211,10 +211,10 @@ class ClusteredSearch(tf.Module):
 
     At export the items are grouped by spherical k-means on their directions
     (``num_clusters`` centroids, ``kmeans_iterations`` Lloyd steps on a sample) and stored
-    cluster after cluster, in chunks. A query scores the centroids, keeps the ``probes`` best clusters
-    and ranks only their items, exactly, by dot product. Recall against exact search depends
-    on the data (high on trained embeddings, whose items gather along few directions; low on
-    isotropic random vectors): measure it (benchmarks/serving.py).
+    cluster after cluster, in chunks. A query scores the centroids, keeps the ``probes`` best
+    clusters and ranks only their items, exactly, by dot product. Recall against exact search
+    depends on the data (high on trained embeddings, whose items gather along few directions;
+    low on isotropic random vectors): measure it (benchmarks/serving.py).
 
     Args:
       item_table: float32 [num_items, dim].

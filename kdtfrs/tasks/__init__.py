@@ -29,5 +29,6 @@ from kdtfrs.tasks.topology import FTD
 from kdtfrs.tasks.unkd import UnKD
 from kdtfrs.tasks.vkd import VkD
 
-__all__ = ["DistillationTask", "HetComp", "METHODS", "PCKD", "PRESETS", "build", "de_rrd",
-           "describe", "get", "method_ids", "step_seed"] + [cls.__name__ for cls in METHODS.values()]
+__all__ = (["DistillationTask", "HetComp", "METHODS", "PCKD", "PRESETS", "build", "de_rrd",
+            "describe", "get", "method_ids", "step_seed"]
+           + [cls.__name__ for cls in METHODS.values()])

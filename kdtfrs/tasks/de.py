@@ -52,8 +52,8 @@ class DE(DistillationTask):
       name: metric name; default "de".
       expert_dtype: the experts' products, "float32" (default) or "bfloat16"
         (``ExpertProjector``; a third to two-fifths off the step on a CPU with bfloat16
-        instructions, at bfloat16's 8 significant bits). ``get_config`` names it only when not float32, so
-        configs written before it existed still compare equal.
+        instructions, at bfloat16's 8 significant bits). ``get_config`` names it only when not
+        float32, so configs written before it existed still compare equal.
     """
 
     method_id = "de"
