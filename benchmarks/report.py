@@ -63,27 +63,32 @@ BD_WARMUP10_PREAMBLE = [
     "0.0182). The CiteULike-t table above replaces it (2-epoch warm-up).", ""]
 
 
-#: One method's CiteULike-t runs at settings since replaced, each shown beside the teacher
-#: and scratch rows of distill.json: (results file, title, preamble).
+#: One method's runs at settings since replaced, each shown beside its dataset's teacher rows
+#: of distill.json and the scratch rows of the table it belonged to: (results file, dataset,
+#: the results file of that table, title, preamble).
 SUPERSEDED_METHOD_RUNS = (
-    ("distill-htd-kds", "CiteULike-t, HTD with KDs' weight (superseded)", [
+    ("distill-htd-kds", "citeulike-t", "distill",
+     "CiteULike-t, HTD with KDs' weight (superseded)", [
         "HTD's first run (`benchmarks/results/distill-htd-kds.json`, seed 0) used KDs' "
         "citeulike setting, λ 0.5 and α 0.9. On an untrained student's first batch the HTD "
         "term at weight 1 is 75 against BPR's 0.69 (`benchmarks/loss_scale.py`), so λ 0.5 made "
         "it 54 times the student's own loss and the student fell to half the scratch level. "
         "The CiteULike-t table above runs the TD repository's λ 0.001 and α 0.5 (FTD's λ "
         "too).", ""]),
-    ("distill-rce-kd-weight500", "CiteULike-t, RCE-KD at its default weight (superseded)", [
+    ("distill-rce-kd-weight500", "citeulike-t", "distill",
+     "CiteULike-t, RCE-KD at its default weight (superseded)", [
         "RCE-KD's runs at the class default λ 500 (`benchmarks/results/distill-rce-kd-weight500"
         ".json`). The weight sweep (table tune-citeulike-t-methods) put λ 5 first on validation "
         "NDCG@20, so the CiteULike-t table runs that. The sweep's curve is flat: 0.0449 at 5, "
         "0.0444 at 50, 0.0440 at 500 and 0.0442 at 5,000, one seed each.", ""]),
-    ("distill-dcd-weight0.01", "CiteULike-t, DCD at its default weight (superseded)", [
+    ("distill-dcd-weight0.01", "citeulike-t", "distill",
+     "CiteULike-t, DCD at its default weight (superseded)", [
         "DCD's runs at the class default λ 0.01 (`benchmarks/results/distill-dcd-weight0.01"
         ".json`). The weight sweep (table tune-citeulike-t-methods) put λ 0.001 first on "
         "validation NDCG@20, 0.0455 against 0.0402 at 0.01 and 0.0353 at 0.1 (one seed each), "
         "so the CiteULike-t table runs 0.001.", ""]),
-    ("distill-rrd-weight0.1", "CiteULike-t, RRD at its default weight (superseded)", [
+    ("distill-rrd-weight0.1", "citeulike-t", "distill",
+     "CiteULike-t, RRD at its default weight (superseded)", [
         "RRD's runs at the class default λ 0.1 (`benchmarks/results/distill-rrd-weight0.1"
         ".json`). The weight sweep (table tune-citeulike-t-methods) put λ 10 first on "
         "validation NDCG@20, on a flat curve: 0.0422 at 0.01, 0.0441 at 0.1, 0.0445 at 1 and "
@@ -1520,13 +1525,13 @@ def main():
     if bd_warmup10:
         lines += distill_section("citeulike-t", bd_warmup10, BD_WARMUP10_TITLE,
                                  BD_WARMUP10_PREAMBLE, list_missing=False)
-    for name, title, preamble in SUPERSEDED_METHOD_RUNS:
+    for name, dataset, table, title, preamble in SUPERSEDED_METHOD_RUNS:
         superseded = load(name)
         if superseded:
-            lines += distill_section("citeulike-t", superseded + [
-                r for r in distill if r["dataset"] == "citeulike-t"
-                and r["method"] in ("teacher", "scratch")], title, preamble,
-                list_missing=False)
+            lines += distill_section(dataset, superseded + [
+                r for r in distill if r["dataset"] == dataset and r["method"] == "teacher"] + [
+                r for r in load(table) if r["dataset"] == dataset and r["method"] == "scratch"],
+                title, preamble, list_missing=False)
     lines += consistency_section(load("consistency"))
     lines += step_cost_section(load("step_cost"))
     lines += step_profile_section(load("step_profile"))
