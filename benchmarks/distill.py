@@ -176,6 +176,12 @@ SETTINGS = {
             "rce_kd": {"weight": 10.0, "num_top": 100, "num_closure": 50, "max_rank": 150,
                        "beta": 5.0},
             "blackd": {"weight": 0.05},
+            # DCD: swept on the held-out pairs with the tuned scratch student's whole-table
+            # decay (results/tune-gowalla-dcd-l2-1e-07-l2_form-tables, seed 0; its scratch
+            # 0.0774): 0.0839 at 1e-4, 0.0693 at 1e-3. At the class default 0.01 its test
+            # NDCG@20 fell to 0.0860 against the decayed scratch's 0.1149 on seed 0
+            # (results/distill-gowalla-dcd-weight0.01.json).
+            "dcd": {"weight": 1e-4, "draw_every": "epoch"},
             # DE and PCKD: KDs gowalla/bpr (METHODS.md 2.1): 5 experts, not CiteULike's 30
             # (a sixth of the projector's arithmetic), λ 0.005; PCKD α 0.5, Q 10, τ 0.01.
             # DE-RRD's DE part as DE's; its RRD part keeps the DE-RRD repository's values.
