@@ -62,7 +62,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.arguments import benchmark_parser  # noqa: E402
 from benchmarks.popularity import SLICES, sliced_recall  # noqa: E402
-from benchmarks.records import (ResultsFile, claim_checkpoint,  # noqa: E402
+from benchmarks.records import (TEACHER_WEIGHTS, ResultsFile, claim_checkpoint,  # noqa: E402
                                 other_teacher_error, plain, release_checkpoint,
                                 stale_record_error)
 from kdtfrs import config_values, tasks, model_dir, teacher_identity, trajectory  # noqa: E402
@@ -77,9 +77,6 @@ from kdtfrs.signals import TeacherSignals  # noqa: E402
 METRICS = ("recall@10", "recall@20", "ndcg@10", "ndcg@20")
 SCHEMES = ("bd", "bd_notebook", "bd_alone", "hetcomp")
 TUNED_SCRATCH = "scratch_tuned"
-#: The record field naming the weights (``teacher_identity.weights_digest``) of the teacher(s)
-#: a record's table is made against; records made before 2026-12-07 lack it.
-TEACHER_WEIGHTS = "teacher_weights"
 TEACHER_SEEDS = "teacher"
 DEFAULT_RESULTS_STEM = "distill"
 ALL_METHODS = (TEACHER_SEEDS,) + tasks.method_ids() + SCHEMES + (TUNED_SCRATCH,)

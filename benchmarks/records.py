@@ -58,11 +58,16 @@ def stale_record_error(path, record, config) -> str:
     )
 
 
+#: The record field naming the weights (``kdtfrs.teacher_identity.weights_digest``) of the
+#: teacher(s) a record's table is made against; records made before 2026-12-07 lack it.
+TEACHER_WEIGHTS = "teacher_weights"
+
+
 def other_teacher_error(path, record, teacher_config, teacher_weights=None) -> str:
     """Why ``record`` was made against another teacher: other settings than ``teacher_config``
     or, given ``teacher_weights`` (the record's ``teacher_weights`` differ), other weights."""
     if teacher_weights is not None:
-        made = f"made against a teacher with weights sha256 {_short(record['teacher_weights'])}"
+        made = f"made against a teacher with weights sha256 {_short(record[TEACHER_WEIGHTS])}"
         now = f"the teacher under --work has {_short(teacher_weights)}"
     else:
         made = record.get("teacher_config")
